@@ -1,0 +1,1 @@
+"""elflow: deploy."""
