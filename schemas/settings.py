@@ -1,0 +1,76 @@
+"""elflow's configuration, read from the environment (ELFLOW_*), defaulting to the local stack."""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+LOCAL_PG_PORT = 54329
+LOCAL_KAFKA_PORT = 19092
+
+
+class ConfigError(Exception):
+    """A setting is missing or malformed; the message is one line meant for an operator."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ELFLOW_", extra="ignore")
+
+    database_url: str = f"postgresql://elflow@127.0.0.1:{LOCAL_PG_PORT}/elflow"
+    kafka_bootstrap: str = f"127.0.0.1:{LOCAL_KAFKA_PORT}"
+    # Extra librdkafka settings as a JSON object, e.g. {"security.protocol": "SASL_SSL", ...}.
+    kafka_config: dict[str, str] = Field(default_factory=dict)
+    readings_topic: str = "datahub.rsm012"
+    deadletter_topic: str = "datahub.rsm012.deadletter"
+    recovery_dir: Path = Path(".local/recovery")
+    metrics_port: int = 9464
+    timezone: str = "Europe/Copenhagen"
+    # Tariff bands as JSON {band: [[from_hour, to_hour], ...]} in local time; the Danish grid
+    # tariff model (Tarifmodel 3.0) by default.
+    bands: dict[str, list[tuple[int, int]]] = Field(
+        default_factory=lambda: {
+            "off_peak": [(0, 6)],
+            "peak": [(6, 17), (21, 24)],
+            "super_peak": [(17, 21)],
+        }
+    )
+
+    @field_validator("database_url")
+    @classmethod
+    def _postgres_url(cls, value: str) -> str:
+        if not value.startswith(("postgresql://", "postgres://")) and "=" not in value:
+            raise ValueError("must be a postgresql:// URL or a libpq key=value string")
+        return value
+
+    @field_validator("kafka_config", mode="before")
+    @classmethod
+    def _json_object(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = json.loads(value) if value.strip() else {}
+        if not isinstance(value, dict):
+            raise ValueError("must be a JSON object of librdkafka settings")
+        return {str(k): str(v) for k, v in value.items()}
+
+    def kafka_client_config(self, **extra: str) -> dict[str, str]:
+        """librdkafka settings for any client: bootstrap plus the pass-through settings."""
+        return {"bootstrap.servers": self.kafka_bootstrap, **self.kafka_config, **extra}
+
+
+def load_settings() -> Settings:
+    """Read settings from the environment; raise ConfigError with one readable line."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = "ELFLOW_" + "_".join(str(p) for p in first["loc"][:1]).upper()
+        raise ConfigError(f"bad setting {name}: {first['msg']}") from None
+
+
+@lru_cache(maxsize=1)
+def settings() -> Settings:
+    return load_settings()
