@@ -56,7 +56,7 @@ class Settings(BaseSettings):
             raise ValueError("must be a JSON object of librdkafka settings")
         return {str(k): str(v) for k, v in value.items()}
 
-    def kafka_client_config(self, **extra: str) -> dict[str, str]:
+    def kafka_client_config(self, **extra: str) -> dict[str, str | int | float | bool]:
         """librdkafka settings for any client: bootstrap plus the pass-through settings."""
         return {"bootstrap.servers": self.kafka_bootstrap, **self.kafka_config, **extra}
 

@@ -1,0 +1,99 @@
+"""Start the ingest dataflow as Bytewax processes, with recovery on."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
+
+from schemas.settings import Settings
+
+# Bytewax snapshots every SNAPSHOT_SECONDS; after a crash at most that much input is replayed.
+SNAPSHOT_SECONDS = 2
+RECOVERY_PARTITIONS = 4
+
+
+def ensure_topic(cfg: Settings, topic: str, partitions: int) -> None:
+    """Create the topic if it does not exist (an existing topic is left as it is)."""
+    admin = AdminClient(cfg.kafka_client_config())
+    if topic in admin.list_topics(timeout=15).topics:
+        return
+    futures = admin.create_topics(
+        [NewTopic(topic, num_partitions=partitions, replication_factor=1)]
+    )
+    try:
+        futures[topic].result(timeout=30)
+    except Exception as exc:
+        if "TOPIC_ALREADY_EXISTS" not in str(exc):
+            raise
+
+
+def ensure_recovery(recovery_dir: Path) -> None:
+    """Create Bytewax's recovery store once; later runs resume from it."""
+    if recovery_dir.exists() and any(recovery_dir.iterdir()):
+        return
+    recovery_dir.mkdir(parents=True, exist_ok=True)
+    subprocess.run(
+        [sys.executable, "-m", "bytewax.recovery", str(recovery_dir), str(RECOVERY_PARTITIONS)],
+        check=True,
+        capture_output=True,
+    )
+
+
+def flow_commands(
+    cfg: Settings, processes: int, until_end: bool, base_port: int
+) -> list[list[str]]:
+    """The command line of each Bytewax process (one per process index)."""
+    target = f"flows.ingest:build_flow(until_end={until_end})"
+    common = [
+        sys.executable,
+        "-m",
+        "bytewax.run",
+        target,
+        "-r",
+        str(cfg.recovery_dir),
+        "-s",
+        str(SNAPSHOT_SECONDS),
+        "-b",
+        "0",
+    ]
+    if processes == 1:
+        return [common]
+    addresses = ";".join(f"127.0.0.1:{base_port + i}" for i in range(processes))
+    return [[*common, "-i", str(i), "-a", addresses] for i in range(processes)]
+
+
+def start_flow(
+    cfg: Settings,
+    *,
+    processes: int = 1,
+    until_end: bool = False,
+    cluster_port: int = 2101,
+    env: dict[str, str] | None = None,
+    log_dir: Path | None = None,
+) -> list[subprocess.Popen[bytes]]:
+    """Start the flow's processes and return them (the caller waits or stops them by PID)."""
+    ensure_topic(cfg, cfg.readings_topic, partitions=max(2, processes))
+    ensure_topic(cfg, cfg.deadletter_topic, partitions=1)
+    ensure_recovery(cfg.recovery_dir)
+    procs = []
+    for index, command in enumerate(flow_commands(cfg, processes, until_end, cluster_port)):
+        proc_env = {**os.environ, **(env or {})}
+        proc_env["ELFLOW_METRICS_PORT"] = str(cfg.metrics_port + index) if cfg.metrics_port else "0"
+        out = None
+        if log_dir is not None:
+            log_dir.mkdir(parents=True, exist_ok=True)
+            out = (log_dir / f"flow-{index}.log").open("ab")
+        procs.append(
+            subprocess.Popen(
+                command, env=proc_env, stdout=out, stderr=subprocess.STDOUT if out else None
+            )
+        )
+    return procs
+
+
+def wait_all(procs: list[subprocess.Popen[bytes]], timeout: float | None = None) -> list[int]:
+    return [p.wait(timeout=timeout) for p in procs]

@@ -1,0 +1,250 @@
+"""The ingest write path: one database transaction per batch, idempotent under redelivery.
+
+A batch holds parsed transactions (one DataHub Series each) and dead letters. In one
+transaction it
+
+1. claims each (document mRID, Series mRID) in processed_message_id; a pair already there is a
+   duplicate and is dropped whole, so Kafka redelivery and replays after a crash change nothing;
+2. appends the readings of the claimed transactions to metering_data with binary COPY (every
+   version is kept; the current value is derived, so nothing is updated in place);
+3. records each document in inbound_message and each dead letter in dead_letter_message
+   (keyed by topic/partition/offset, so a replayed dead letter is stored once);
+4. recomputes the daily summaries of the (metering point, local day) pairs it touched.
+
+Either all of that commits or none of it does.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from storage.db import Conn
+from storage.summaries import recompute_days
+
+
+@dataclass(frozen=True, slots=True)
+class TransactionItem:
+    """One DataHub transaction (Series) of one document, with where it came from."""
+
+    document_id: str
+    document_type: str
+    created: datetime
+    transaction_id: str
+    gsrn: str
+    resolution: str
+    # (slot start UTC, quantity or None when missing, CIM quality code)
+    readings: tuple[tuple[datetime, Decimal | None, str], ...]
+    topic: str
+    partition: int
+    offset: int
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetterItem:
+    """Input that could not be accepted, with the reason and the exact bytes."""
+
+    reason_code: str
+    detail: str
+    payload: bytes
+    document_id: str | None
+    topic: str
+    partition: int | None
+    offset: int | None
+
+
+@dataclass
+class BatchResult:
+    transactions_written: int = 0
+    readings_written: int = 0
+    duplicates: int = 0
+    corrections: int = 0
+    documents: int = 0
+    summaries_changed: int = 0
+    dead_letters: Counter[str] = field(default_factory=Counter)
+    newest_reading: datetime | None = None
+
+
+_CLAIM_DDL = """
+CREATE TEMP TABLE IF NOT EXISTS incoming_transaction (
+    message_id text NOT NULL, transaction_id text NOT NULL, gsrn text NOT NULL,
+    first_ts timestamptz NOT NULL
+) ON COMMIT DELETE ROWS
+"""
+
+_METERING_COLUMNS = (
+    'metering_point_id, "timestamp", resolution, quantity_kwh, quality, '
+    "source_message_id, transaction_id, created_at, received_at"
+)
+_METERING_TYPES = [
+    "text",
+    "timestamptz",
+    "text",
+    "numeric",
+    "text",
+    "text",
+    "text",
+    "timestamptz",
+    "timestamptz",
+]
+
+
+def write_batch(
+    conn: Conn,
+    items: Sequence[TransactionItem | DeadLetterItem],
+    *,
+    tz: str,
+    bands: list[str],
+) -> BatchResult:
+    """Apply a batch in one transaction (see the module docstring); returns what it did."""
+    result = BatchResult()
+    transactions = _unique_transactions([i for i in items if isinstance(i, TransactionItem)])
+    dead = [i for i in items if isinstance(i, DeadLetterItem)]
+    result.duplicates = sum(isinstance(i, TransactionItem) for i in items) - len(transactions)
+    with conn.transaction():
+        claimed = _claim(conn, transactions, result) if transactions else []
+        if claimed:
+            _append_readings(conn, claimed, result)
+            result.summaries_changed = recompute_days(
+                conn, _touched_days(claimed, ZoneInfo(tz)), tz=tz, bands=bands
+            )
+        _record_documents(conn, claimed, result)
+        if dead:
+            _record_dead_letters(conn, dead, result)
+    return result
+
+
+def _unique_transactions(items: list[TransactionItem]) -> list[TransactionItem]:
+    seen: dict[tuple[str, str], TransactionItem] = {}
+    for item in items:
+        seen.setdefault((item.document_id, item.transaction_id), item)
+    return list(seen.values())
+
+
+def _claim(conn: Conn, items: list[TransactionItem], result: BatchResult) -> list[TransactionItem]:
+    """Insert the (document, transaction) ids; return the items that were not there before."""
+    conn.execute(_CLAIM_DDL)
+    with conn.cursor().copy(
+        "COPY incoming_transaction (message_id, transaction_id, gsrn, first_ts) FROM STDIN"
+    ) as copy:
+        for item in items:
+            first = item.readings[0][0] if item.readings else item.created
+            copy.write_row((item.document_id, item.transaction_id, item.gsrn, first))
+    # A correction: a new transaction for slots that already hold another transaction's value.
+    corrections = conn.execute(
+        """SELECT count(*) FROM incoming_transaction i
+           WHERE NOT EXISTS (SELECT 1 FROM processed_message_id p
+                             WHERE p.message_id = i.message_id AND p.transaction_id = i.transaction_id)
+             AND EXISTS (SELECT 1 FROM metering_data m
+                         WHERE m.metering_point_id = i.gsrn AND m."timestamp" = i.first_ts
+                           AND m.transaction_id <> i.transaction_id)"""
+    ).fetchone()
+    rows = conn.execute(
+        """INSERT INTO processed_message_id (message_id, transaction_id)
+           SELECT message_id, transaction_id FROM incoming_transaction ORDER BY 1, 2
+           ON CONFLICT DO NOTHING
+           RETURNING message_id, transaction_id"""
+    ).fetchall()
+    conn.execute("DELETE FROM incoming_transaction")
+    fresh = {(r[0], r[1]) for r in rows}
+    claimed = [i for i in items if (i.document_id, i.transaction_id) in fresh]
+    result.duplicates += len(items) - len(claimed)
+    result.corrections = int(corrections[0]) if corrections else 0
+    return claimed
+
+
+def _append_readings(conn: Conn, items: list[TransactionItem], result: BatchResult) -> None:
+    received = datetime.now(UTC)
+    newest: datetime | None = None
+    count = 0
+    with conn.cursor().copy(
+        f"COPY metering_data ({_METERING_COLUMNS}) FROM STDIN (FORMAT BINARY)"
+    ) as copy:
+        copy.set_types(_METERING_TYPES)
+        for item in items:
+            for ts, quantity, quality in item.readings:
+                copy.write_row(
+                    (
+                        item.gsrn,
+                        ts,
+                        item.resolution,
+                        quantity,
+                        quality,
+                        item.document_id,
+                        item.transaction_id,
+                        item.created,
+                        received,
+                    )
+                )
+            count += len(item.readings)
+            if item.readings:
+                last = item.readings[-1][0]
+                newest = last if newest is None or last > newest else newest
+    result.transactions_written = len(items)
+    result.readings_written = count
+    result.newest_reading = newest
+
+
+def _touched_days(items: list[TransactionItem], zone: ZoneInfo) -> set[tuple[str, date]]:
+    days: set[tuple[str, date]] = set()
+    for item in items:
+        if not item.readings:
+            continue
+        first = item.readings[0][0].astimezone(zone).date()
+        last = item.readings[-1][0].astimezone(zone).date()
+        day = first
+        while day <= last:
+            days.add((item.gsrn, day))
+            day += timedelta(days=1)
+    return days
+
+
+def _record_documents(conn: Conn, claimed: list[TransactionItem], result: BatchResult) -> None:
+    documents = sorted({(i.document_id, i.document_type, i.topic) for i in claimed})
+    result.documents = len(documents)
+    if documents:
+        with conn.cursor() as cur:
+            cur.executemany(
+                """INSERT INTO inbound_message (id, data_hub_message_id, message_type, queue_name, status)
+                   VALUES (%s, %s, %s, %s, 'Processed')
+                   ON CONFLICT (data_hub_message_id) DO NOTHING""",
+                [(uuid.uuid4(), doc, doc_type, topic) for doc, doc_type, topic in documents],
+            )
+
+
+def _record_dead_letters(conn: Conn, dead: list[DeadLetterItem], result: BatchResult) -> None:
+    with conn.cursor() as cur:
+        for item in sorted(dead, key=lambda d: (d.topic, d.partition or 0, d.offset or 0)):
+            cur.execute(
+                """INSERT INTO dead_letter_message (id, original_message_id, queue_name, error_reason,
+                       raw_payload, reason_code, kafka_partition, kafka_offset)
+                   VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
+                   ON CONFLICT (queue_name, kafka_partition, kafka_offset) DO NOTHING
+                   RETURNING id""",
+                (
+                    uuid.uuid4(),
+                    item.document_id,
+                    item.topic,
+                    item.detail,
+                    item.payload,
+                    item.reason_code,
+                    item.partition,
+                    item.offset,
+                ),
+            )
+            if cur.fetchone() is None:
+                continue
+            result.dead_letters[item.reason_code] += 1
+            if item.document_id:
+                cur.execute(
+                    """INSERT INTO inbound_message (id, data_hub_message_id, message_type, queue_name,
+                           status, error_details)
+                       VALUES (%s, %s, 'E66', %s, 'DeadLettered', %s)
+                       ON CONFLICT (data_hub_message_id) DO NOTHING""",
+                    (uuid.uuid4(), item.document_id, item.topic, item.detail),
+                )

@@ -1,0 +1,156 @@
+"""Daily summaries per metering point per local date, derived from the current readings.
+
+The current value of a (metering point, timestamp) is the version with the latest created_at
+(ties broken by document and transaction id, so every run picks the same one). A summary row is
+always recomputed whole from current readings, never adjusted by deltas: after any mix of
+redelivery, corrections and out-of-order arrival it equals a recomputation from scratch.
+
+daily_summary doubles as the settlement aggregate: slot_kwh carries the day's current
+quantities per slot (quarter-hour or hour), so a period close reads one row per metering point
+per day instead of every reading version. See README "Aggregates" for why this is elflow's own
+table on both TimescaleDB editions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from storage.db import Conn
+
+_TOUCHED_DDL = """
+CREATE TEMP TABLE IF NOT EXISTS touched_day (
+    gsrn text NOT NULL, day date NOT NULL, day_start timestamptz NOT NULL,
+    day_end timestamptz NOT NULL, PRIMARY KEY (gsrn, day)
+) ON COMMIT DELETE ROWS
+"""
+
+_CURRENT_DDL = """
+CREATE TEMP TABLE IF NOT EXISTS current_reading (
+    gsrn text NOT NULL, day date NOT NULL, day_start timestamptz NOT NULL,
+    day_end timestamptz NOT NULL, ts timestamptz NOT NULL, offset_seconds integer NOT NULL,
+    resolution text NOT NULL, quantity_kwh numeric(18, 3), quality text NOT NULL
+) ON COMMIT DELETE ROWS
+"""
+
+# Step 1: the current version of every reading of the touched days, materialised once. Day
+# bounds are columns of touched_day, not expressions: an AT TIME ZONE in the join condition
+# is re-evaluated for every chunk probe.
+_SELECT_CURRENT = """
+INSERT INTO current_reading
+SELECT DISTINCT ON (m.metering_point_id, m."timestamp")
+       d.gsrn, d.day, d.day_start, d.day_end, m."timestamp",
+       extract(epoch FROM m."timestamp" - d.day_start)::int, m.resolution, m.quantity_kwh, m.quality
+FROM touched_day d
+JOIN metering_data m
+  ON m.metering_point_id = d.gsrn AND m."timestamp" >= d.day_start AND m."timestamp" < d.day_end
+-- The overall bounds let TimescaleDB skip chunks outside the touched days at run time.
+WHERE m."timestamp" >= (SELECT min(day_start) FROM touched_day)
+  AND m."timestamp" < (SELECT max(day_end) FROM touched_day)
+ORDER BY m.metering_point_id, m."timestamp", m.created_at DESC,
+         m.source_message_id DESC, m.transaction_id DESC
+"""
+
+# Step 2: one summary row per touched day. %(tz)s: the local time zone; %(bands)s: text[24], the
+# band of local hour h at index h + 1.
+_RECOMPUTE = """
+WITH per_day AS (
+    SELECT c.gsrn, c.day, min(c.day_start) AS day_start, min(c.day_end) AS day_end,
+           CASE WHEN count(DISTINCT c.resolution) = 1 THEN min(c.resolution) ELSE 'mixed' END
+               AS resolution,
+           coalesce(sum(c.quantity_kwh), 0) AS total_kwh,
+           coalesce(sum(c.quantity_kwh) FILTER (WHERE b.band = 'peak'), 0) AS peak_kwh,
+           coalesce(sum(c.quantity_kwh) FILTER (WHERE b.band = 'off_peak'), 0) AS off_peak_kwh,
+           coalesce(sum(c.quantity_kwh) FILTER (WHERE b.band = 'super_peak'), 0) AS super_peak_kwh,
+           count(*) AS points_received,
+           count(c.quantity_kwh) AS quantities,
+           count(*) FILTER (WHERE c.quality = 'A03') AS estimated_count
+    FROM current_reading c
+    CROSS JOIN LATERAL (
+        SELECT (%(bands)s::text[])[extract(hour FROM c.ts AT TIME ZONE %(tz)s)::int + 1] AS band
+    ) b
+    GROUP BY c.gsrn, c.day
+),
+shaped AS (
+    SELECT p.*,
+           CASE WHEN p.resolution = 'PT1H' THEN 3600 ELSE 900 END AS step_seconds,
+           (extract(epoch FROM p.day_end - p.day_start)
+               / CASE WHEN p.resolution = 'PT1H' THEN 3600 ELSE 900 END)::int AS points_expected
+    FROM per_day p
+),
+slots AS (
+    SELECT s.gsrn, s.day, array_agg(c.quantity_kwh ORDER BY g.slot) AS slot_kwh
+    FROM shaped s
+    CROSS JOIN LATERAL generate_series(0, s.points_expected - 1) AS g(slot)
+    LEFT JOIN current_reading c
+      ON c.gsrn = s.gsrn AND c.day = s.day AND c.offset_seconds = g.slot * s.step_seconds
+    GROUP BY s.gsrn, s.day
+)
+INSERT INTO daily_summary AS ds (
+    metering_point_id, date, total_kwh, peak_kwh, off_peak_kwh, super_peak_kwh, resolution,
+    points_received, points_expected, missing_count, estimated_count, slot_kwh, updated_at)
+SELECT s.gsrn, s.day, s.total_kwh, s.peak_kwh, s.off_peak_kwh, s.super_peak_kwh, s.resolution,
+       s.points_received, s.points_expected, s.points_expected - s.quantities, s.estimated_count,
+       sl.slot_kwh, now()
+FROM shaped s JOIN slots sl USING (gsrn, day)
+ON CONFLICT (metering_point_id, date) DO UPDATE SET
+    total_kwh = EXCLUDED.total_kwh, peak_kwh = EXCLUDED.peak_kwh,
+    off_peak_kwh = EXCLUDED.off_peak_kwh, super_peak_kwh = EXCLUDED.super_peak_kwh,
+    resolution = EXCLUDED.resolution, points_received = EXCLUDED.points_received,
+    points_expected = EXCLUDED.points_expected, missing_count = EXCLUDED.missing_count,
+    estimated_count = EXCLUDED.estimated_count, slot_kwh = EXCLUDED.slot_kwh,
+    updated_at = EXCLUDED.updated_at
+WHERE (ds.total_kwh, ds.peak_kwh, ds.off_peak_kwh, ds.super_peak_kwh, ds.resolution,
+       ds.points_received, ds.points_expected, ds.missing_count, ds.estimated_count, ds.slot_kwh)
+  IS DISTINCT FROM
+      (EXCLUDED.total_kwh, EXCLUDED.peak_kwh, EXCLUDED.off_peak_kwh, EXCLUDED.super_peak_kwh,
+       EXCLUDED.resolution, EXCLUDED.points_received, EXCLUDED.points_expected,
+       EXCLUDED.missing_count, EXCLUDED.estimated_count, EXCLUDED.slot_kwh)
+"""
+
+
+def recompute_days(
+    conn: Conn, days: Iterable[tuple[str, date]], *, tz: str, bands: list[str]
+) -> int:
+    """Recompute the summaries of the given (metering point, local date) pairs; returns the
+    number of summary rows that changed. Runs inside the caller's transaction."""
+    zone = ZoneInfo(tz)
+    conn.execute(_TOUCHED_DDL)
+    with conn.cursor().copy("COPY touched_day (gsrn, day, day_start, day_end) FROM STDIN") as copy:
+        for gsrn, day in sorted(set(days)):
+            start = datetime.combine(day, time(0), zone)
+            end = datetime.combine(day + timedelta(days=1), time(0), zone)
+            copy.write_row((gsrn, day, start, end))
+    return _recompute_touched(conn, tz, bands)
+
+
+def refresh_period(conn: Conn, start: date, end: date, *, tz: str, bands: list[str]) -> int:
+    """Bring every summary of local dates [start, end) up to date from the raw readings.
+
+    The Apache-edition equivalent of refresh_continuous_aggregate: one call, exact over the
+    period. Returns the number of summary rows that changed."""
+    conn.execute(_TOUCHED_DDL)
+    conn.execute(
+        """INSERT INTO touched_day (gsrn, day, day_start, day_end)
+           SELECT gsrn, day, day::timestamp AT TIME ZONE %(tz)s, (day + 1)::timestamp AT TIME ZONE %(tz)s
+           FROM (SELECT DISTINCT metering_point_id AS gsrn, ("timestamp" AT TIME ZONE %(tz)s)::date AS day
+                 FROM metering_data
+           WHERE "timestamp" >= (%(start)s::timestamp AT TIME ZONE %(tz)s)
+             AND "timestamp" < (%(end)s::timestamp AT TIME ZONE %(tz)s)) AS d
+           ON CONFLICT DO NOTHING""",
+        {"tz": tz, "start": start, "end": end},
+    )
+    return _recompute_touched(conn, tz, bands)
+
+
+def _recompute_touched(conn: Conn, tz: str, bands: list[str]) -> int:
+    conn.execute(_CURRENT_DDL)
+    # touched_day stays unanalysed on purpose: with statistics the planner prefers a hash join
+    # that scans the whole hypertable; the nested loop over the index touches only those days.
+    conn.execute(_SELECT_CURRENT)
+    # current_reading is analysed so the aggregation below gets hash joins, not nested loops.
+    conn.execute("ANALYZE current_reading")
+    changed = conn.execute(_RECOMPUTE, {"tz": tz, "bands": bands}).rowcount
+    conn.execute("TRUNCATE current_reading, touched_day")
+    return changed
