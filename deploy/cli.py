@@ -57,11 +57,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Modules that define subcommands (each a `register(sub)` function).
+_COMMAND_MODULES = ("deploy.commands", "deploy.commands_settlement", "deploy.commands_invoice")
+
+
 def _extensions() -> list[Callable[[argparse._SubParsersAction], None]]:  # type: ignore[type-arg]
     """Subcommands defined beside the code they drive."""
-    from deploy import commands
+    import importlib
 
-    return commands.REGISTRY
+    found = []
+    for name in _COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+            continue
+        found.extend(getattr(module, "REGISTRY", []))
+    return found
 
 
 def main(argv: Sequence[str] | None = None) -> int:
