@@ -65,7 +65,7 @@ def _extensions() -> list[Callable[[argparse._SubParsersAction], None]]:  # type
     """Subcommands defined beside the code they drive."""
     import importlib
 
-    found = []
+    found: list[Callable[[argparse._SubParsersAction], None]] = []  # type: ignore[type-arg]
     for name in _COMMAND_MODULES:
         try:
             module = importlib.import_module(name)

@@ -42,7 +42,7 @@ def list_dead_letters(
     where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
     params.append(limit)
     rows = conn.execute(
-        f"SELECT {_COLUMNS} FROM dead_letter_message {where} ORDER BY failed_at, id LIMIT %s",
+        f"SELECT {_COLUMNS} FROM dead_letter_message {where} ORDER BY failed_at, queue_name, kafka_partition, kafka_offset, id LIMIT %s",
         params,
     ).fetchall()
     return [

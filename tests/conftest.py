@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import psycopg
 import pytest
@@ -33,9 +34,10 @@ def _database_url(name: str) -> str:
     return f"{base}/{name}"
 
 
-@pytest.fixture
-def empty_db(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """A new database with the timescaledb extension and nothing else; yields its URL."""
+@contextmanager
+def scratch_database(*, migrated: bool) -> Iterator[str]:
+    """A new database with the timescaledb extension (and the schema if `migrated`), dropped
+    afterwards; yields its URL for the elflow role."""
     name = f"elflow_test_{uuid.uuid4().hex[:12]}"
     with _admin() as admin:
         admin.execute(f'CREATE DATABASE "{name}" OWNER elflow')
@@ -43,27 +45,51 @@ def empty_db(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
         conn.execute("SET client_min_messages = error")
         conn.execute("CREATE EXTENSION timescaledb")
     url = _database_url(name)
-    monkeypatch.setenv("ELFLOW_DATABASE_URL", url)
-    from schemas.settings import settings
-
-    settings.cache_clear()
     try:
+        if migrated:
+            from storage.db import connect
+            from storage.migrate import migrate
+
+            with connect(url) as conn:
+                migrate(conn)
         yield url
     finally:
-        settings.cache_clear()
         with _admin() as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-@pytest.fixture
-def db(empty_db: str) -> str:
-    """A new, fully migrated database; yields its URL."""
-    from storage.db import connect
-    from storage.migrate import migrate
+def use_database(monkeypatch: pytest.MonkeyPatch, url: str) -> None:
+    """Point elflow's settings (in this process and the processes it starts) at `url`."""
+    from schemas.settings import settings
 
-    with connect(empty_db) as conn:
-        migrate(conn)
-    return empty_db
+    monkeypatch.setenv("ELFLOW_DATABASE_URL", url)
+    settings.cache_clear()
+
+
+@pytest.fixture
+def empty_db(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A new database with the timescaledb extension and nothing else; yields its URL."""
+    from schemas.settings import settings
+
+    with scratch_database(migrated=False) as url:
+        use_database(monkeypatch, url)
+        try:
+            yield url
+        finally:
+            settings.cache_clear()
+
+
+@pytest.fixture
+def db(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A new, fully migrated database; yields its URL."""
+    from schemas.settings import settings
+
+    with scratch_database(migrated=True) as url:
+        use_database(monkeypatch, url)
+        try:
+            yield url
+        finally:
+            settings.cache_clear()
 
 
 @pytest.fixture
@@ -75,3 +101,12 @@ def topic() -> str:
 @pytest.fixture
 def kafka_bootstrap() -> str:
     return KAFKA_BOOTSTRAP
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
