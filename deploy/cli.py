@@ -58,7 +58,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # Modules that define subcommands (each a `register(sub)` function).
-_COMMAND_MODULES = ("deploy.commands", "deploy.commands_settlement", "deploy.commands_invoice")
+_COMMAND_MODULES = (
+    "deploy.commands",
+    "deploy.demo",
+    "deploy.commands_settlement",
+    "deploy.commands_invoice",
+)
 
 
 def _extensions() -> list[Callable[[argparse._SubParsersAction], None]]:  # type: ignore[type-arg]

@@ -163,3 +163,32 @@ def _deadletters_parser(sub: argparse._SubParsersAction) -> None:  # type: ignor
 def main_error(message: str) -> int:
     print(f"elflow: {message}", file=sys.stderr)
     return 2
+
+
+# --------------------------------------------------------------------------------------- bench
+def _bench_ingest(args: argparse.Namespace) -> int:
+    from flows.bench import bench_ingest, default_spec, print_figures
+
+    spec = default_spec(args.metering_points, args.days, args.start)
+    figures = bench_ingest(spec, processes=args.processes)
+    print_figures(spec, figures, args.processes)
+    return 0
+
+
+@register
+def _bench_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    bench = sub.add_parser("bench", help="benchmarks that print figures").add_subparsers(
+        dest="bench_command", required=True
+    )
+    ingest = bench.add_parser("ingest", help="end-to-end ingest vs raw COPY, peak RSS")
+    ingest.add_argument("--metering-points", type=int, default=1000)
+    ingest.add_argument("--days", type=int, default=7)
+    ingest.add_argument("--start", type=date.fromisoformat, default=date(2026, 10, 1))
+    ingest.add_argument("--processes", type=int, default=1)
+    ingest.set_defaults(handler=_bench_ingest)
+    for register_more in BENCH_REGISTRY:
+        register_more(bench)
+
+
+# Benchmarks defined elsewhere add themselves under `elflow bench` through this list.
+BENCH_REGISTRY: list[Registrar] = []

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 import urllib.request
+import uuid
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -37,8 +38,9 @@ MESSAGES = [(m.key, m.value) for m in generate_feed(SPEC)]
 
 
 def _configure(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, url: str, name: str) -> Settings:
-    monkeypatch.setenv("ELFLOW_READINGS_TOPIC", f"test.{name}.{tmp_path.name}")
-    monkeypatch.setenv("ELFLOW_DEADLETTER_TOPIC", f"test.{name}.{tmp_path.name}.dlq")
+    topic = f"test.{name}.{uuid.uuid4().hex[:12]}"  # a topic no earlier run has written to
+    monkeypatch.setenv("ELFLOW_READINGS_TOPIC", topic)
+    monkeypatch.setenv("ELFLOW_DEADLETTER_TOPIC", f"{topic}.dlq")
     monkeypatch.setenv("ELFLOW_RECOVERY_DIR", str(tmp_path / f"recovery-{name}"))
     monkeypatch.setenv("ELFLOW_METRICS_PORT", "0")
     use_database(monkeypatch, url)
