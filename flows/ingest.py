@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import bytewax.operators as op
+import psycopg
 from bytewax.connectors.kafka import KafkaSource, KafkaSourceMessage
 from bytewax.dataflow import Dataflow
 from bytewax.outputs import FixedPartitionedSink, StatefulSinkPartition
@@ -25,12 +26,14 @@ from flows import metrics
 from flows.parse import Item, message_items
 from schemas.bands import band_table
 from schemas.settings import Settings, settings
-from storage.db import connect
-from storage.readings import DeadLetterItem, write_batch
+from storage.db import Conn, DatabaseUnavailable, connect
+from storage.readings import BatchResult, DeadLetterItem, write_batch
 
 # Sink partitions: the unit of write parallelism. Fixed, because the GSRN → partition mapping must
 # not change between runs (one metering point, one writer).
 SINK_PARTITIONS = 4
+# How long a sink keeps retrying a batch while the database is unreachable before the flow stops.
+RECONNECT_PATIENCE_SECONDS = 300.0
 
 
 class _OffsetTracker:
@@ -75,9 +78,32 @@ class _DatabasePartition(StatefulSinkPartition[Item, None]):
 
     def __init__(self, cfg: Settings, dead_letter_producer: Producer) -> None:
         self._cfg = cfg
-        self._conn = connect(cfg.database_url)
+        self._conn: Conn | None = connect(cfg.database_url)
         self._bands = list(band_table(cfg.bands))
         self._producer = dead_letter_producer
+
+    def _write(self, values: list[Item]) -> BatchResult:
+        """Write the batch; while the database is unreachable (a restart, a failover), reconnect
+        and write the same batch again. Safe because the write is idempotent and atomic."""
+        delay = 0.5
+        deadline = time.monotonic() + RECONNECT_PATIENCE_SECONDS
+        while True:
+            try:
+                if self._conn is None or self._conn.closed:
+                    self._conn = connect(self._cfg.database_url)
+                return write_batch(self._conn, values, tz=self._cfg.timezone, bands=self._bands)
+            except (psycopg.OperationalError, DatabaseUnavailable) as exc:
+                if time.monotonic() > deadline:
+                    raise
+                print(
+                    f"database unavailable ({str(exc).strip().splitlines()[0]}); retrying in {delay:.1f} s",
+                    flush=True,
+                )
+                if self._conn is not None:
+                    self._conn.close()
+                self._conn = None
+                time.sleep(delay)
+                delay = min(delay * 2, 10.0)
 
     def write_batch(self, values: list[Item]) -> None:
         dead = [v for v in values if isinstance(v, DeadLetterItem)]
@@ -92,7 +118,7 @@ class _DatabasePartition(StatefulSinkPartition[Item, None]):
         if dead:
             self._producer.flush(30)
         started = time.perf_counter()
-        result = write_batch(self._conn, values, tz=self._cfg.timezone, bands=self._bands)
+        result = self._write(values)
         metrics.BATCH_WRITE_SECONDS.observe(time.perf_counter() - started)
         metrics.READINGS_WRITTEN.inc(result.readings_written)
         metrics.TRANSACTIONS_WRITTEN.inc(result.transactions_written)
@@ -110,7 +136,8 @@ class _DatabasePartition(StatefulSinkPartition[Item, None]):
         return None
 
     def close(self) -> None:
-        self._conn.close()
+        if self._conn is not None:
+            self._conn.close()
 
 
 class DatabaseSink(FixedPartitionedSink[Item, None]):
