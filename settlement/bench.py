@@ -1,0 +1,216 @@
+"""`elflow bench settle`: a settlement run at scale against the floor of one plain scan.
+
+On a scratch database (created with ELFLOW_ADMIN_DATABASE_URL, dropped at the end) it generates
+a month of synthetic PT15M readings for N metering points of one grid area directly in SQL
+(96 slots per day, 92/100 on DST days), the month's 15-minute spot prices, tariffs, tax,
+subscriptions and master data, then times:
+
+1. the daily summary refresh (storage.summaries.refresh_period, step (a) of a run);
+2. the settlement run proper (lines, aconto, bookkeeping) from the summaries;
+3. the floor: one aggregate scan over the same readings
+   (SELECT metering_point_id, sum(quantity_kwh) … GROUP BY 1),
+
+and prints wall times, readings per second, the peak RSS of this process and the ratios.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+
+import psycopg
+
+from schemas.bands import band_table
+from schemas.reference import local_midnight_utc
+from schemas.settings import LOCAL_PG_PORT, ConfigError, settings
+from settlement.run import parse_period, settle
+from storage.db import connect
+from storage.migrate import migrate
+from storage.summaries import refresh_period
+
+DEFAULT_ADMIN_URL = f"postgresql://postgres@127.0.0.1:{LOCAL_PG_PORT}/postgres"
+
+
+@dataclass(frozen=True)
+class BenchSpec:
+    metering_points: int
+    period: str = "2026-10"
+    keep: bool = False
+
+
+_MASTER_DATA = """
+INSERT INTO grid_area VALUES ('344', '5790000000344', 'Bench Net A/S', 'DK1');
+INSERT INTO product (id, name, energy_model, margin_ore_per_kwh, subscription_kr_per_month)
+VALUES ('7b1f4c2e-58a3-4d6e-9c1a-2f6e8d0b3a11', 'Spot Basis', 'Spot', 4.5, 29);
+INSERT INTO customer (id, name, cpr_cvr, contact_type)
+SELECT md5('c' || i)::uuid, 'Customer ' || i, lpad(i::text, 10, '0'), 'Private'
+FROM generate_series(1, %(n)s) i;
+INSERT INTO metering_point (gsrn, type, settlement_method, connection_status, grid_area_code,
+                            grid_operator_gln)
+SELECT '5713131' || lpad(i::text, 11, '0'), 'E17_Consumption', 'Flex', 'Connected', '344',
+       '5790000000344'
+FROM generate_series(1, %(n)s) i;
+INSERT INTO supply_period (id, gsrn, start_date)
+SELECT md5('s' || i)::uuid, '5713131' || lpad(i::text, 11, '0'), DATE '2026-01-01'
+FROM generate_series(1, %(n)s) i;
+INSERT INTO contract (id, customer_id, gsrn, product_id, billing_frequency, payment_model,
+                      payment_term_days, start_date)
+SELECT md5('k' || i)::uuid, md5('c' || i)::uuid, '5713131' || lpad(i::text, 11, '0'),
+       '7b1f4c2e-58a3-4d6e-9c1a-2f6e8d0b3a11', 'Monthly',
+       CASE WHEN i %% 10 = 0 THEN 'Aconto' ELSE 'PostPayment' END, 14, DATE '2026-01-01'
+FROM generate_series(1, %(n)s) i;
+"""
+
+_PRICES = """
+INSERT INTO spot_price (price_area, hour, resolution, price_per_kwh)
+SELECT 'DK1', ts, 'PT15M', 0.5 + (extract(epoch FROM ts)::bigint / 900 %% 97) / 100.0
+FROM generate_series(%(start)s::timestamptz, %(end)s::timestamptz - interval '15 minutes',
+                     interval '15 minutes') ts;
+INSERT INTO grid_tariff (id, grid_area_code, charge_owner_id, tariff_type, valid_from, charge_code)
+VALUES ('00000000-0000-4000-8000-000000000001', '344', '5790000000344', 'GridTariff',
+        '2026-01-01', 'C-TIME'),
+       ('00000000-0000-4000-8000-000000000002', NULL, '5790000432752', 'SystemTariff',
+        '2026-01-01', '41000'),
+       ('00000000-0000-4000-8000-000000000003', NULL, '5790000432752', 'TransmissionTariff',
+        '2026-01-01', '40000');
+INSERT INTO tariff_rate (grid_tariff_id, hour_number, price_per_kwh)
+SELECT '00000000-0000-4000-8000-000000000001'::uuid, h,
+       CASE WHEN h <= 6 THEN 0.15 WHEN h BETWEEN 18 AND 21 THEN 1.35 ELSE 0.45 END
+FROM generate_series(1, 24) h
+UNION ALL SELECT '00000000-0000-4000-8000-000000000002'::uuid, h, 0.072 FROM generate_series(1, 24) h
+UNION ALL SELECT '00000000-0000-4000-8000-000000000003'::uuid, h, 0.043 FROM generate_series(1, 24) h;
+INSERT INTO electricity_tax (id, rate_per_kwh, valid_from)
+VALUES ('00000000-0000-4000-8000-000000000004', 0.008, '2026-01-01');
+INSERT INTO subscription (id, grid_area_code, type, amount_kr_per_month, valid_from,
+                          charge_owner_id, charge_code)
+VALUES ('00000000-0000-4000-8000-000000000005', '344', 'GridSubscription', 31, '2026-01-01',
+        '5790000000344', 'C-ABON');
+"""
+
+# One metering point at a time keeps each statement's sort/hash memory small; the quantities
+# vary by slot and metering point (0.000–0.499 kWh).
+_READINGS = """
+INSERT INTO metering_data (metering_point_id, "timestamp", resolution, quantity_kwh, quality,
+                           source_message_id, transaction_id, created_at)
+SELECT '5713131' || lpad(i::text, 11, '0'), ts, 'PT15M',
+       ((i * 37 + extract(epoch FROM ts)::bigint / 900) %% 500) / 1000.0, 'A04',
+       'BENCH-' || i, 'BENCH-' || i, %(end)s::timestamptz
+FROM generate_series(%(first)s::int, %(last)s::int) i
+CROSS JOIN generate_series(%(start)s::timestamptz, %(end)s::timestamptz - interval '15 minutes',
+                           interval '15 minutes') ts
+"""
+
+
+def _statements(script: str) -> list[str]:
+    return [part.strip() for part in script.split(";\n") if part.strip()]
+
+
+def _peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def run_bench(spec: BenchSpec, progress: Callable[[str], None]) -> str:
+    """Run the benchmark (module docstring); returns the figures as printable lines."""
+    if spec.metering_points < 1:
+        raise ConfigError("--metering-points must be at least 1")
+    admin_url = os.environ.get("ELFLOW_ADMIN_DATABASE_URL", DEFAULT_ADMIN_URL)
+    name = f"elflow_bench_{uuid.uuid4().hex[:10]}"
+    base = admin_url.rsplit("/", 1)[0]
+    url = f"{base}/{name}"
+    try:
+        with psycopg.connect(admin_url, autocommit=True, connect_timeout=10) as admin:
+            admin.execute(f'CREATE DATABASE "{name}"')
+    except psycopg.Error as exc:
+        raise ConfigError(f"cannot create the scratch database: {exc}".splitlines()[0]) from None
+    try:
+        return _bench(spec, url, progress)
+    finally:
+        if not spec.keep:
+            with psycopg.connect(admin_url, autocommit=True) as admin:
+                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        else:
+            progress(f"kept the scratch database {url}")
+
+
+def _bench(spec: BenchSpec, url: str, progress: Callable[[str], None]) -> str:
+    period = parse_period(spec.period)
+    cfg = settings()
+    start, end = local_midnight_utc(period.start), local_midnight_utc(period.end)
+    n = spec.metering_points
+    with connect(url, autocommit=True) as conn:
+        conn.execute("SET client_min_messages = warning")
+        conn.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
+        migrate(conn)
+        progress(f"bench: generating master data and prices for {n} metering points …")
+        for statement in _statements(_MASTER_DATA):
+            conn.execute(statement, {"n": n})
+        for statement in _statements(_PRICES):
+            conn.execute(statement, {"start": start, "end": end})
+        started = time.perf_counter()
+        step = 500
+        for first in range(1, n + 1, step):
+            conn.execute(
+                _READINGS,
+                {"first": first, "last": min(n, first + step - 1), "start": start, "end": end},
+            )
+            progress(f"bench: readings for {min(n, first + step - 1)}/{n} metering points")
+        conn.execute("ANALYZE metering_data")
+        row = conn.execute("SELECT count(*) FROM metering_data").fetchone()
+        readings = int(row[0]) if row else 0
+        generate_s = time.perf_counter() - started
+        progress(f"bench: {readings} readings generated in {generate_s:.1f} s; refreshing …")
+
+        started = time.perf_counter()
+        with conn.transaction():
+            refresh_period(
+                conn,
+                period.start,
+                period.end,
+                tz=cfg.timezone,
+                bands=list(band_table(cfg.bands)),
+            )
+        refresh_s = time.perf_counter() - started
+        conn.execute("ANALYZE daily_summary")
+
+        progress("bench: settlement run …")
+        started = time.perf_counter()
+        [report] = settle(
+            period,
+            "344",
+            url=url,
+            refresh=False,
+            now=end + timedelta(days=1),
+            progress=progress,
+        )
+        settle_s = time.perf_counter() - started
+
+        progress("bench: floor scan …")
+        started = time.perf_counter()
+        conn.execute(
+            """SELECT metering_point_id, sum(quantity_kwh) FROM metering_data
+               WHERE "timestamp" >= %s AND "timestamp" < %s GROUP BY 1""",
+            (start, end),
+        ).fetchall()
+        floor_s = time.perf_counter() - started
+
+    def rate(seconds: float) -> str:
+        return f"{readings / seconds:,.0f} readings/s" if seconds > 0 else "-"
+
+    lines = [
+        f"bench settle: {n} PT15M metering points, {period.label}, {readings:,} readings",
+        f"  generate data                 {generate_s:8.1f} s",
+        f"  (a) refresh daily summaries   {refresh_s:8.1f} s  {rate(refresh_s)}",
+        f"  settlement run (lines)        {settle_s:8.1f} s  {rate(settle_s)}  "
+        f"({report.settled} settled, {len(report.left_out)} left out, "
+        f"{sum(t.lines for t in report.totals)} lines)",
+        f"  floor: one aggregate scan     {floor_s:8.1f} s  {rate(floor_s)}",
+        f"  ratio run / floor             {settle_s / floor_s:8.2f}",
+        f"  ratio (refresh + run) / floor {(refresh_s + settle_s) / floor_s:8.2f}",
+        f"  peak RSS of this process      {_peak_rss_mib():8.1f} MiB",
+    ]
+    return "\n".join(lines)

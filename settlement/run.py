@@ -1,0 +1,335 @@
+"""Period close: one versioned, immutable settlement run per grid area.
+
+A run of (billing period, grid area):
+
+1. takes a session advisory lock on (period, grid area), so two runs of the same grid area
+   serialise while runs of different grid areas go in parallel (separate processes);
+2. marks runs of the same period and area still 'Running' as Failed "abandoned" — we hold the
+   lock, so their process is gone;
+3. inserts settlement_run (version = previous max + 1, status Running) and commits it;
+4. in ONE transaction computes every line (storage.settlement.compute_lines), the aconto
+   settlements (settlement.aconto) and sets status Completed with the summary, so a failed or
+   killed run never shows lines as completed; on error the run is set Failed with the error in
+   a new transaction.
+
+Lines are never changed afterwards: a re-run is a new version. Before the runs, the daily
+summaries of the period are brought up to date from the readings (storage.summaries.
+refresh_period) once per `settle` call, under a period lock so parallel processes do not
+deadlock on the same summary rows (pass refresh=False when an orchestrator already did it).
+A dry run computes everything in a transaction that is rolled back: no run, line or aconto
+settlement is written (the summary refresh, being derived data, still is).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+import psycopg
+
+from schemas.bands import band_table
+from schemas.codelists import BillingFrequency
+from schemas.reference import local_midnight_utc
+from schemas.settings import ConfigError, settings
+from settlement.aconto import settle_aconto
+from storage import settlement as sql
+from storage.db import Conn, connect
+from storage.reference_import import billing_period_id
+from storage.summaries import refresh_period
+
+Progress = Callable[[str], None]
+
+
+class SettlementError(ConfigError):
+    """A settlement run cannot be done or failed; the message is one line."""
+
+
+@dataclass(frozen=True)
+class Period:
+    """A billing period of local dates [start, end)."""
+
+    label: str
+    start: date
+    end: date
+    frequency: BillingFrequency
+
+    @property
+    def months(self) -> int:
+        return 3 if self.frequency is BillingFrequency.QUARTERLY else 1
+
+    def following(self) -> Period:
+        start = self.end
+        index = start.year * 12 + start.month - 1 + self.months
+        end = date(index // 12, index % 12 + 1, 1)
+        if self.frequency is BillingFrequency.QUARTERLY:
+            label = f"{start.year}-Q{(start.month - 1) // 3 + 1}"
+        else:
+            label = f"{start.year}-{start.month:02d}"
+        return Period(label, start, end, self.frequency)
+
+
+def parse_period(text: str) -> Period:
+    """`2026-10` (a month) or `2026-Q4` (a quarter); local dates, end exclusive."""
+    value = text.strip()
+    month = re.fullmatch(r"(\d{4})-(\d{2})", value)
+    quarter = re.fullmatch(r"(\d{4})-[Qq]([1-4])", value)
+    if month and 1 <= int(month.group(2)) <= 12:
+        year, number = int(month.group(1)), int(month.group(2))
+        start = date(year, number, 1)
+        end = date(year + number // 12, number % 12 + 1, 1)
+        return Period(f"{year}-{number:02d}", start, end, BillingFrequency.MONTHLY)
+    if quarter:
+        year, number = int(quarter.group(1)), int(quarter.group(2))
+        start = date(year, 3 * number - 2, 1)
+        end = date(year + number // 4, (3 * number) % 12 + 1, 1)
+        return Period(f"{year}-Q{number}", start, end, BillingFrequency.QUARTERLY)
+    raise SettlementError(f"--period must be YYYY-MM or YYYY-Qn, not {text!r}")
+
+
+@dataclass
+class RunReport:
+    period: Period
+    grid_area: str
+    run_id: uuid.UUID
+    version: int
+    status: str
+    dry_run: bool
+    settled: int = 0
+    left_out: list[sql.LeftOut] = field(default_factory=list)
+    totals: list[sql.ChargeTotal] = field(default_factory=list)
+    supplied_days: dict[str, int] = field(default_factory=dict)
+    aconto_settlements: int = 0
+    seconds: float = 0.0
+
+    def summary(self) -> dict[str, object]:
+        """settlement_run.summary: amounts as decimal strings, never floats."""
+        return {
+            "period": self.period.label,
+            "grid_area": self.grid_area,
+            "settled_metering_points": self.settled,
+            "left_out": [{"gsrn": x.gsrn, "reason": x.reason} for x in self.left_out],
+            "totals": {
+                t.charge_type: {
+                    "lines": t.lines,
+                    "kwh": str(t.kwh),
+                    "amount": str(t.amount),
+                    "vat": str(t.vat),
+                }
+                for t in self.totals
+            },
+            # Subscriptions carry total_kwh 0; their quantity is the supplied days.
+            "supplied_days_per_contract": self.supplied_days,
+            "aconto_settlements": self.aconto_settlements,
+            "duration_seconds": f"{self.seconds:.3f}",
+        }
+
+    def table(self) -> str:
+        """The closing summary for a terminal."""
+        mode = "DRY RUN, nothing written" if self.dry_run else self.status
+        lines = [
+            f"settlement {self.period.label} grid area {self.grid_area} version {self.version} "
+            f"({mode}) in {self.seconds:.1f} s",
+            f"  metering points settled  {self.settled}",
+            f"  metering points left out {len(self.left_out)}",
+        ]
+        lines += [f"    {x.gsrn}  {x.reason}" for x in self.left_out[:50]]
+        if len(self.left_out) > 50:
+            lines.append(f"    … and {len(self.left_out) - 50} more (see settlement_run.summary)")
+        if self.aconto_settlements:
+            lines.append(f"  aconto settlements       {self.aconto_settlements}")
+        lines.append(
+            f"  {'charge type':<22}{'lines':>7}{'kWh':>16}{'amount DKK':>18}{'VAT DKK':>16}"
+        )
+        amount = vat = Decimal(0)
+        for t in self.totals:
+            lines.append(f"  {t.charge_type:<22}{t.lines:>7}{t.kwh:>16}{t.amount:>18}{t.vat:>16}")
+            amount += t.amount
+            vat += t.vat
+        lines.append(f"  {'total':<22}{'':>7}{'':>16}{amount:>18}{vat:>16}")
+        return "\n".join(lines)
+
+
+def _stderr(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return text or type(exc).__name__
+
+
+def settle(
+    period: Period,
+    grid_area: str | None = None,
+    *,
+    dry_run: bool = False,
+    allow_open: bool = False,
+    refresh: bool = True,
+    url: str | None = None,
+    now: datetime | None = None,
+    progress: Progress = _stderr,
+    on_report: Callable[[RunReport], None] | None = None,
+) -> list[RunReport]:
+    """Settle `period` for one grid area, or for every grid area with supplied metering points.
+
+    Raises SettlementError (one line) for an open period, an unknown grid area, or when a run
+    fails; with several grid areas the others are still run and the error names the failed ones.
+    """
+    cfg = settings()
+    closes_at = local_midnight_utc(period.end)
+    if not allow_open and (now or datetime.now(UTC)) < closes_at:
+        raise SettlementError(f"period {period.label} is not closed: ends {period.end} local")
+    with connect(url, autocommit=True) as conn:
+        if grid_area is not None:
+            if sql.price_area_of(conn, grid_area) is None:
+                raise SettlementError(f"unknown grid area {grid_area}")
+            areas = [grid_area]
+        else:
+            areas = sql.supplied_grid_areas(conn, period.start, period.end)
+            if not areas:
+                raise SettlementError(f"no metering point is supplied in {period.label}")
+        if refresh:
+            started = time.perf_counter()
+            progress(f"settle {period.label}: refreshing daily summaries …")
+            with conn.transaction():
+                sql.lock_refresh(conn, period.start, period.end)
+                changed = refresh_period(
+                    conn,
+                    period.start,
+                    period.end,
+                    tz=cfg.timezone,
+                    bands=list(band_table(cfg.bands)),
+                )
+            progress(
+                f"settle {period.label}: {changed} daily summaries changed "
+                f"({time.perf_counter() - started:.1f} s)"
+            )
+        reports: list[RunReport] = []
+        failures: list[str] = []
+        for number, area in enumerate(areas, start=1):
+            progress(f"settle {period.label}: grid area {area} ({number}/{len(areas)})")
+            try:
+                report = settle_grid_area(
+                    conn, period, area, tz=cfg.timezone, dry_run=dry_run, progress=progress
+                )
+            except SettlementError as exc:
+                if len(areas) == 1:
+                    raise
+                failures.append(str(exc))
+                continue
+            reports.append(report)
+            if on_report:
+                on_report(report)
+    if failures:
+        raise SettlementError(
+            f"{len(failures)} of {len(areas)} runs failed: " + " | ".join(failures)
+        )
+    return reports
+
+
+def settle_grid_area(
+    conn: Conn,
+    period: Period,
+    grid_area: str,
+    *,
+    tz: str,
+    dry_run: bool = False,
+    progress: Progress = _stderr,
+) -> RunReport:
+    """One run (module docstring). `conn` must be in autocommit mode; the run lock is a session
+    lock on it."""
+    price_area = sql.price_area_of(conn, grid_area)
+    if price_area is None:
+        raise SettlementError(f"unknown grid area {grid_area}")
+    prefix = f"settle {period.label} grid area {grid_area}"
+    if not sql.try_lock_run(conn, period.start, period.end, grid_area):
+        progress(f"{prefix}: waiting for another run of this grid area to finish …")
+        sql.lock_run(conn, period.start, period.end, grid_area)
+    try:
+        if dry_run:
+            with conn.transaction(force_rollback=True):
+                billing_id = billing_period_id(
+                    conn, period.start, period.end, period.frequency.value
+                )
+                run_id, version = sql.insert_run(conn, billing_id, grid_area)
+                report = RunReport(period, grid_area, run_id, version, "Completed", True)
+                _compute(conn, report, billing_id, price_area, tz, progress, prefix)
+            return report
+        with conn.transaction():
+            billing_id = billing_period_id(conn, period.start, period.end, period.frequency.value)
+            abandoned = sql.mark_abandoned(conn, billing_id, grid_area)
+            run_id, version = sql.insert_run(conn, billing_id, grid_area)
+        if abandoned:
+            progress(f"{prefix}: marked {abandoned} abandoned run(s) Failed")
+        report = RunReport(period, grid_area, run_id, version, "Running", False)
+        try:
+            with conn.transaction():
+                _compute(conn, report, billing_id, price_area, tz, progress, prefix)
+                report.status = "Completed"
+                sql.complete_run(conn, run_id, json.dumps(report.summary()))
+        except BaseException as exc:
+            message = _one_line(exc)
+            if isinstance(exc, KeyboardInterrupt):
+                message = "interrupted"
+            try:
+                with conn.transaction():
+                    sql.fail_run(conn, run_id, message)
+            except psycopg.Error:
+                pass  # the connection is gone; the next run marks this one abandoned
+            if isinstance(exc, sql.SettlementDataError | psycopg.Error):
+                raise SettlementError(f"{prefix} version {version} failed: {message}") from None
+            raise
+        progress(f"{prefix}: version {version} completed in {report.seconds:.1f} s")
+        return report
+    finally:
+        if not conn.closed:
+            sql.unlock_run(conn, period.start, period.end, grid_area)
+
+
+def _compute(
+    conn: Conn,
+    report: RunReport,
+    billing_id: uuid.UUID,
+    price_area: str,
+    tz: str,
+    progress: Progress,
+    prefix: str,
+) -> None:
+    started = time.perf_counter()
+    period = report.period
+    progress(f"{prefix}: computing lines …")
+    report.settled, report.left_out = sql.compute_lines(
+        conn,
+        report.run_id,
+        grid_area=report.grid_area,
+        price_area=price_area,
+        start=period.start,
+        end=period.end,
+        tz=tz,
+    )
+    progress(
+        f"{prefix}: {report.settled} metering points settled, {len(report.left_out)} left out "
+        f"({time.perf_counter() - started:.1f} s)"
+    )
+    if report.settled:
+        report.supplied_days = sql.supplied_days_per_contract(conn)
+        following = period.following()
+        outcomes = settle_aconto(
+            conn,
+            report.run_id,
+            billing_id,
+            start=period.start,
+            end=period.end,
+            frequency=period.frequency.value,
+            days_in_next_period=(following.end - following.start).days,
+        )
+        report.aconto_settlements = len(outcomes)
+    report.totals = sql.charge_totals(conn, report.run_id)
+    report.seconds = time.perf_counter() - started

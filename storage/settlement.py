@@ -1,0 +1,602 @@
+"""The SQL of a settlement run: settlement_run bookkeeping and the lines of one grid area.
+
+The lines are computed in the database from daily_summary (one row per metering point per local
+day, `slot_kwh` = the day's current quantities in time order) so a period close reads 2.4 M
+summary rows for 80 000 metering points instead of 230 M readings, and no reading crosses the
+wire. The pieces, all temp tables of the caller's transaction:
+
+1. `settle_day`: the (metering point, local day, contract) triples to settle — days of the period
+   covered by one of our supply periods AND a contract of the metering point.
+2. `left_out`: metering points with a settle day lacking a summary, a missing quantity, mixed
+   resolution or two contracts on one day. Incomplete data is never billed as zero: such a
+   metering point gets no lines and is reported.
+3. Prices of the needed days only: `q_spot` per quarter-hour (the PT15M price, else the PT1H
+   price of its hour — before 2025-10-01 only hourly prices exist) and `h_rate` per UTC hour
+   (GridTariff, SystemTariff, TransmissionTariff by local hour_number, electricity tax). A gap
+   raises `SettlementDataError` naming the first missing interval.
+4. `day_rate`: per (product, day, resolution) arrays aligned with `slot_kwh`: the energy unit
+   price and the four per-kWh charges of every slot. The main query multiplies the arrays
+   element-wise (`unnest(a, b, …)`), so the 230 M slot values never meet a join.
+
+Money rules (kept equal to settlement.rules, which the scenario tests check by hand):
+- Energy unit price of a slot = rules.spot_unit_price / fixed_unit_price / mixed_unit_price,
+  i.e. round(f × spot + a, 6) half-up with f = 1, 0 or the spot share and a the øre adders / 100.
+  A PT1H meter's hourly spot price is the exact mean of the hour's four quarter prices (equal to
+  splitting the hour into four equal quarters: Σ kWh/4 × p_q = kWh × mean p_q).
+- Tariffs and tax: per local hour Σ kWh × price; the tariff of an instant is the version with the
+  latest valid_from among those valid then; hour_number = local hour + 1, so both occurrences of
+  the repeated hour on the 25-hour day use the same rate (rules.tariff_price_for_local_hour).
+- Line amount = round(Σ exact products, 6) half-up (PostgreSQL round() on numeric rounds halves
+  away from zero, as ROUND_HALF_UP); VAT = round(amount × 0.25, 6).
+- Subscriptions per day: round(monthly / days in that local month, 6) (rules.
+  daily_subscription_price); a month's line part is that × supplied days (rules.
+  prorated_subscription). The grid subscription valid on each day is used.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+from schemas.settings import ConfigError
+from storage.db import Conn
+
+# Advisory lock class of settlement runs: (class, hash of period and grid area).
+RUN_LOCK_CLASS = 7_231_100
+# Serialises summary refreshes of the same period across processes (no deadlocks).
+REFRESH_LOCK_CLASS = 7_231_101
+
+
+class SettlementDataError(ConfigError):
+    """Settlement cannot proceed: a price, tariff or master data item is missing (one line)."""
+
+
+@dataclass(frozen=True)
+class LeftOut:
+    gsrn: str
+    reason: str
+
+
+# ------------------------------------------------------------------------------ bookkeeping
+def lock_key(period_start: date, period_end: date, grid_area: str) -> tuple[int, str]:
+    return RUN_LOCK_CLASS, f"{period_start}/{period_end}/{grid_area}"
+
+
+def try_lock_run(conn: Conn, period_start: date, period_end: date, grid_area: str) -> bool:
+    cls, text = lock_key(period_start, period_end, grid_area)
+    row = conn.execute("SELECT pg_try_advisory_lock(%s, hashtext(%s))", (cls, text)).fetchone()
+    return bool(row and row[0])
+
+
+def lock_run(conn: Conn, period_start: date, period_end: date, grid_area: str) -> None:
+    cls, text = lock_key(period_start, period_end, grid_area)
+    conn.execute("SELECT pg_advisory_lock(%s, hashtext(%s))", (cls, text))
+
+
+def unlock_run(conn: Conn, period_start: date, period_end: date, grid_area: str) -> None:
+    cls, text = lock_key(period_start, period_end, grid_area)
+    conn.execute("SELECT pg_advisory_unlock(%s, hashtext(%s))", (cls, text))
+
+
+def lock_refresh(conn: Conn, period_start: date, period_end: date) -> None:
+    """Transaction-level lock around a summary refresh of the period."""
+    conn.execute(
+        "SELECT pg_advisory_xact_lock(%s, hashtext(%s))",
+        (REFRESH_LOCK_CLASS, f"{period_start}/{period_end}"),
+    )
+
+
+def price_area_of(conn: Conn, grid_area: str) -> str | None:
+    row = conn.execute("SELECT price_area FROM grid_area WHERE code = %s", (grid_area,)).fetchone()
+    return None if row is None else str(row[0])
+
+
+def supplied_grid_areas(conn: Conn, start: date, end: date) -> list[str]:
+    """Grid areas with a metering point we supply on some day of [start, end)."""
+    rows = conn.execute(
+        """SELECT DISTINCT mp.grid_area_code FROM metering_point mp
+           JOIN supply_period sp ON sp.gsrn = mp.gsrn
+           WHERE sp.start_date < %(end)s AND coalesce(sp.end_date, 'infinity') > %(start)s
+           ORDER BY 1""",
+        {"start": start, "end": end},
+    ).fetchall()
+    return [str(r[0]) for r in rows]
+
+
+def mark_abandoned(conn: Conn, billing_period_id: uuid.UUID, grid_area: str) -> int:
+    """Runs still 'Running' for this period and area: the caller holds the run lock, so no live
+    process owns them (they were killed)."""
+    return conn.execute(
+        """UPDATE settlement_run SET status = 'Failed', finished_at = now(),
+               error_details = 'abandoned: the process running it ended without finishing'
+           WHERE billing_period_id = %s AND grid_area_code = %s AND status = 'Running'""",
+        (billing_period_id, grid_area),
+    ).rowcount
+
+
+def insert_run(conn: Conn, billing_period_id: uuid.UUID, grid_area: str) -> tuple[uuid.UUID, int]:
+    """A new 'Running' run, version = previous max + 1 for the period and grid area."""
+    run_id = uuid.uuid4()
+    row = conn.execute(
+        """INSERT INTO settlement_run (id, billing_period_id, version, status, grid_area_code)
+           SELECT %(id)s, %(bp)s, coalesce(max(version), 0) + 1, 'Running', %(area)s
+           FROM settlement_run WHERE billing_period_id = %(bp)s AND grid_area_code = %(area)s
+           RETURNING version""",
+        {"id": run_id, "bp": billing_period_id, "area": grid_area},
+    ).fetchone()
+    assert row is not None
+    return run_id, int(row[0])
+
+
+def complete_run(conn: Conn, run_id: uuid.UUID, summary_json: str) -> None:
+    conn.execute(
+        """UPDATE settlement_run SET status = 'Completed', finished_at = now(),
+               summary = %s::jsonb WHERE id = %s""",
+        (summary_json, run_id),
+    )
+
+
+def fail_run(conn: Conn, run_id: uuid.UUID, error: str) -> None:
+    conn.execute(
+        """UPDATE settlement_run SET status = 'Failed', finished_at = now(), error_details = %s
+           WHERE id = %s""",
+        (error, run_id),
+    )
+
+
+# --------------------------------------------------------------------------------- the lines
+_SETTLE_DAY = """
+CREATE TEMP TABLE settle_day ON COMMIT DROP AS
+SELECT DISTINCT mp.gsrn, d.day::date AS day, c.id AS contract_id, c.product_id
+FROM metering_point mp
+JOIN supply_period sp ON sp.gsrn = mp.gsrn
+JOIN contract c ON c.gsrn = mp.gsrn
+CROSS JOIN LATERAL generate_series(
+    greatest(sp.start_date, c.start_date, %(start)s::date)::timestamp,
+    (least(coalesce(sp.end_date, 'infinity'::date), coalesce(c.end_date, 'infinity'::date),
+           %(end)s::date) - 1)::timestamp,
+    interval '1 day') AS d(day)
+WHERE mp.grid_area_code = %(area)s
+  AND sp.start_date < %(end)s AND coalesce(sp.end_date, 'infinity'::date) > %(start)s
+  AND c.start_date < %(end)s AND coalesce(c.end_date, 'infinity'::date) > %(start)s
+"""
+
+_LEFT_OUT = """
+CREATE TEMP TABLE left_out ON COMMIT DROP AS
+WITH per_day AS (
+    SELECT s.gsrn, s.day, s.contracts, ds.metering_point_id IS NULL AS no_summary,
+           coalesce(ds.missing_count, 0) AS missing, ds.resolution,
+           coalesce(cardinality(ds.slot_kwh) <> ds.points_expected, false) AS bad_shape
+    FROM (SELECT gsrn, day, count(*) AS contracts FROM settle_day GROUP BY gsrn, day) s
+    LEFT JOIN daily_summary ds ON ds.metering_point_id = s.gsrn AND ds.date = s.day
+)
+SELECT gsrn, concat_ws('; ',
+    CASE WHEN bool_or(contracts > 1) THEN format('days with more than one contract: %s (first %s)',
+        count(*) FILTER (WHERE contracts > 1), min(day) FILTER (WHERE contracts > 1)) END,
+    CASE WHEN bool_or(no_summary) THEN format('days without readings: %s (first %s)',
+        count(*) FILTER (WHERE no_summary), min(day) FILTER (WHERE no_summary)) END,
+    CASE WHEN sum(missing) > 0 THEN format('missing quantities: %s (first on %s)',
+        sum(missing), min(day) FILTER (WHERE missing > 0)) END,
+    CASE WHEN bool_or(resolution = 'mixed') THEN format('days with mixed resolution: %s (first %s)',
+        count(*) FILTER (WHERE resolution = 'mixed'), min(day) FILTER (WHERE resolution = 'mixed')) END,
+    CASE WHEN bool_or(bad_shape) THEN format('days whose slot count is not the day''s: %s (first %s)',
+        count(*) FILTER (WHERE bad_shape), min(day) FILTER (WHERE bad_shape)) END
+) AS reason
+FROM per_day
+GROUP BY gsrn
+HAVING bool_or(contracts > 1) OR bool_or(no_summary) OR sum(missing) > 0
+    OR bool_or(resolution = 'mixed') OR bool_or(bad_shape)
+"""
+
+_DROP_LEFT_OUT = "DELETE FROM settle_day s USING left_out l WHERE l.gsrn = s.gsrn"
+
+# Energy unit price of a slot = round(spot_factor × spot + adder, 6): settlement.rules.
+_PRODUCT_FACTOR = """
+CREATE TEMP TABLE product_factor ON COMMIT DROP AS
+SELECT p.id AS product_id, p.subscription_kr_per_month,
+       CASE p.energy_model WHEN 'Spot' THEN 1::numeric WHEN 'FixedPrice' THEN 0::numeric
+                           ELSE p.spot_share END AS spot_factor,
+       CASE p.energy_model
+           WHEN 'Spot' THEN (p.margin_ore_per_kwh + coalesce(p.supplement_ore_per_kwh, 0)) * 0.01
+           WHEN 'FixedPrice' THEN (p.fixed_price_ore_per_kwh + coalesce(p.supplement_ore_per_kwh, 0)) * 0.01
+           ELSE (1 - p.spot_share) * p.fixed_price_ore_per_kwh * 0.01
+                + (p.margin_ore_per_kwh + coalesce(p.supplement_ore_per_kwh, 0)) * 0.01
+       END AS adder
+FROM product p WHERE p.id IN (SELECT DISTINCT product_id FROM settle_day)
+"""
+
+_RATE_DAY = """
+CREATE TEMP TABLE rate_day ON COMMIT DROP AS
+SELECT s.day, (s.day::timestamp AT TIME ZONE %(tz)s) AS day_start,
+       ((s.day + 1)::timestamp AT TIME ZONE %(tz)s) AS day_end,
+       bool_or(f.spot_factor <> 0) AS needs_spot
+FROM settle_day s JOIN product_factor f USING (product_id)
+GROUP BY s.day
+"""
+
+_Q_SPOT = """
+CREATE TEMP TABLE q_spot ON COMMIT DROP AS
+SELECT r.day, q.ts, coalesce(p15.price_per_kwh, p60.price_per_kwh) AS spot, r.needs_spot
+FROM rate_day r
+CROSS JOIN LATERAL generate_series(r.day_start, r.day_end - interval '15 minutes',
+                                   interval '15 minutes') AS q(ts)
+LEFT JOIN spot_price p15
+  ON p15.price_area = %(price_area)s AND p15.resolution = 'PT15M' AND p15.hour = q.ts
+LEFT JOIN spot_price p60
+  ON p60.price_area = %(price_area)s AND p60.resolution = 'PT1H'
+ AND p60.hour = date_trunc('hour', q.ts, 'UTC')
+"""
+
+# The tariff version valid at an instant: the latest valid_from among the versions valid then.
+_TARIFF_AT = """
+LEFT JOIN LATERAL (
+    SELECT tr.price_per_kwh FROM grid_tariff gt
+    JOIN tariff_rate tr ON tr.grid_tariff_id = gt.id AND tr.hour_number = h.hour_number
+    WHERE gt.tariff_type = '{kind}' AND gt.grid_area_code {area}
+      AND gt.valid_from <= h.ts AND (gt.valid_to IS NULL OR gt.valid_to > h.ts)
+    ORDER BY gt.valid_from DESC LIMIT 1
+) {alias} ON true
+"""
+
+_H_RATE = (
+    """
+CREATE TEMP TABLE h_rate ON COMMIT DROP AS
+SELECT h.day, h.ts, h.hour_number, g.price_per_kwh AS grid, s.price_per_kwh AS system,
+       t.price_per_kwh AS transmission, x.rate_per_kwh AS tax
+FROM (SELECT r.day, hh.ts, extract(hour FROM hh.ts AT TIME ZONE %(tz)s)::int + 1 AS hour_number
+      FROM rate_day r
+      CROSS JOIN LATERAL generate_series(r.day_start, r.day_end - interval '1 hour',
+                                         interval '1 hour') AS hh(ts)) h
+"""
+    + _TARIFF_AT.format(kind="GridTariff", area="= %(area)s", alias="g")
+    + _TARIFF_AT.format(kind="SystemTariff", area="IS NULL", alias="s")
+    + _TARIFF_AT.format(kind="TransmissionTariff", area="IS NULL", alias="t")
+    + """
+LEFT JOIN LATERAL (
+    SELECT et.rate_per_kwh FROM electricity_tax et
+    WHERE et.valid_from <= h.ts AND (et.valid_to IS NULL OR et.valid_to > h.ts)
+    ORDER BY et.valid_from DESC LIMIT 1
+) x ON true
+"""
+)
+
+# Two charges of one tariff type starting at the same instant: without charge links we cannot
+# tell which one applies to our metering points.
+_AMBIGUOUS_TARIFF = """
+SELECT gt.tariff_type, gt.valid_from, string_agg(DISTINCT gt.charge_code, ', ')
+FROM grid_tariff gt
+WHERE ((gt.tariff_type = 'GridTariff' AND gt.grid_area_code = %(area)s)
+    OR (gt.tariff_type IN ('SystemTariff', 'TransmissionTariff') AND gt.grid_area_code IS NULL))
+  AND gt.valid_from < (SELECT max(day_end) FROM rate_day)
+  AND (gt.valid_to IS NULL OR gt.valid_to > (SELECT min(day_start) FROM rate_day))
+GROUP BY gt.tariff_type, gt.valid_from
+HAVING count(DISTINCT (gt.charge_owner_id, gt.charge_code)) > 1
+ORDER BY 2 LIMIT 1
+"""
+
+_DAY_RATE = """
+CREATE TEMP TABLE day_rate ON COMMIT DROP AS
+WITH needed AS (SELECT DISTINCT product_id, day FROM settle_day),
+quarter AS (
+    SELECT q.day, q.ts, q.spot, h.grid, h.system, h.transmission, h.tax
+    FROM q_spot q JOIN h_rate h ON h.ts = date_trunc('hour', q.ts, 'UTC')
+),
+hour AS (
+    SELECT h.day, h.ts, hs.spot, h.grid, h.system, h.transmission, h.tax
+    FROM h_rate h
+    JOIN (SELECT date_trunc('hour', ts, 'UTC') AS ts, sum(spot) * 0.25 AS spot
+          FROM q_spot GROUP BY 1) hs ON hs.ts = h.ts
+)
+SELECT n.product_id, n.day, 'PT15M'::text AS resolution,
+       array_agg(round(f.spot_factor * coalesce(q.spot, 0) + f.adder, 6) ORDER BY q.ts) AS energy,
+       array_agg(q.grid ORDER BY q.ts) AS grid, array_agg(q.system ORDER BY q.ts) AS system,
+       array_agg(q.transmission ORDER BY q.ts) AS transmission, array_agg(q.tax ORDER BY q.ts) AS tax,
+       NULL::numeric AS grid_flat, NULL::numeric AS system_flat,
+       NULL::numeric AS transmission_flat, NULL::numeric AS tax_flat
+FROM needed n JOIN product_factor f USING (product_id) JOIN quarter q ON q.day = n.day
+GROUP BY n.product_id, n.day
+UNION ALL
+SELECT n.product_id, n.day, 'PT1H',
+       array_agg(round(f.spot_factor * coalesce(h.spot, 0) + f.adder, 6) ORDER BY h.ts),
+       array_agg(h.grid ORDER BY h.ts), array_agg(h.system ORDER BY h.ts),
+       array_agg(h.transmission ORDER BY h.ts), array_agg(h.tax ORDER BY h.ts),
+       NULL, NULL, NULL, NULL
+FROM needed n JOIN product_factor f USING (product_id) JOIN hour h ON h.day = n.day
+GROUP BY n.product_id, n.day
+"""
+
+# One pass over the summaries: per metering point and contract, Σ kWh and Σ kWh × rate.
+# A charge whose rate is the same in every slot of a day (system and transmission tariffs and
+# the tax, usually) is multiplied once per day: Σ k × c = c × Σ k exactly. Its array is NULL, so
+# the per-slot products below are skipped (strict operators on NULL are not evaluated).
+_FLATTEN = """
+UPDATE day_rate SET {name}_flat = {name}[1], {name} = NULL
+WHERE NOT EXISTS (SELECT 1 FROM unnest({name}) v WHERE v IS DISTINCT FROM {name}[1])
+"""
+
+# One pass over the summaries: per metering point and contract, Σ kWh and Σ kWh × rate.
+_CONSUMPTION = """
+CREATE TEMP TABLE consumption ON COMMIT DROP AS
+SELECT s.gsrn, s.contract_id, count(*) AS days, sum(x.kwh) AS kwh, sum(x.energy) AS energy,
+       sum(coalesce(x.grid, x.kwh * r.grid_flat)) AS grid,
+       sum(coalesce(x.system, x.kwh * r.system_flat)) AS system,
+       sum(coalesce(x.transmission, x.kwh * r.transmission_flat)) AS transmission,
+       sum(coalesce(x.tax, x.kwh * r.tax_flat)) AS tax
+FROM settle_day s
+JOIN daily_summary ds ON ds.metering_point_id = s.gsrn AND ds.date = s.day
+JOIN day_rate r ON r.product_id = s.product_id AND r.day = s.day AND r.resolution = ds.resolution
+CROSS JOIN LATERAL (
+    SELECT sum(u.k) AS kwh, sum(u.k * u.e) AS energy, sum(u.k * u.g) AS grid,
+           sum(u.k * u.s) AS system, sum(u.k * u.t) AS transmission, sum(u.k * u.x) AS tax
+    FROM unnest(ds.slot_kwh, r.energy, r.grid, r.system, r.transmission, r.tax)
+         AS u(k, e, g, s, t, x)
+) x
+GROUP BY s.gsrn, s.contract_id
+"""
+
+# Per day: round(monthly / days in the local month, 6); summed over the supplied days.
+_SUBSCRIPTION = """
+CREATE TEMP TABLE subscription_amount ON COMMIT DROP AS
+WITH day_price AS (
+    SELECT s.gsrn, s.contract_id, s.day,
+           round(f.subscription_kr_per_month / m.days_in_month, 6) AS supplier_daily,
+           round(g.amount_kr_per_month / m.days_in_month, 6) AS grid_daily
+    FROM settle_day s
+    JOIN product_factor f USING (product_id)
+    CROSS JOIN LATERAL (
+        SELECT ((date_trunc('month', s.day::timestamp) + interval '1 month')::date
+                - date_trunc('month', s.day::timestamp)::date) AS days_in_month
+    ) m
+    LEFT JOIN LATERAL (
+        SELECT sub.amount_kr_per_month FROM subscription sub
+        WHERE sub.type = 'GridSubscription' AND sub.grid_area_code = %(area)s
+          AND sub.valid_from <= (s.day::timestamp AT TIME ZONE %(tz)s)
+          AND (sub.valid_to IS NULL OR sub.valid_to > (s.day::timestamp AT TIME ZONE %(tz)s))
+        ORDER BY sub.valid_from DESC LIMIT 1
+    ) g ON true
+)
+SELECT gsrn, contract_id, count(*) AS days, sum(supplier_daily) AS supplier,
+       sum(grid_daily) AS grid, min(day) FILTER (WHERE grid_daily IS NULL) AS missing_grid_day
+FROM day_price GROUP BY gsrn, contract_id
+"""
+
+_INSERT_LINES = """
+INSERT INTO settlement_line (id, settlement_run_id, metering_point_id, charge_type, total_kwh,
+                             total_amount, vat_amount, contract_id)
+SELECT gen_random_uuid(), %(run)s, l.gsrn, l.charge_type, l.kwh, l.amount,
+       round(l.amount * 0.25, 6), l.contract_id
+FROM (
+    SELECT c.gsrn, c.contract_id, v.charge_type, v.kwh, round(v.amount, 6) AS amount
+    FROM consumption c
+    JOIN subscription_amount sa USING (gsrn, contract_id)
+    CROSS JOIN LATERAL (VALUES
+        ('Energy', c.kwh, c.energy),
+        ('GridTariff', c.kwh, c.grid),
+        ('SystemTariff', c.kwh, c.system),
+        ('TransmissionTariff', c.kwh, c.transmission),
+        ('ElectricityTax', c.kwh, c.tax),
+        ('GridSubscription', 0::numeric, sa.grid),
+        ('SupplierSubscription', 0::numeric, sa.supplier)
+    ) AS v(charge_type, kwh, amount)
+) l
+"""
+
+
+def _first(conn: Conn, sql: str, params: dict[str, Any] | None = None) -> tuple[Any, ...] | None:
+    return conn.execute(sql, params or {}).fetchone()
+
+
+def compute_lines(
+    conn: Conn,
+    run_id: uuid.UUID,
+    *,
+    grid_area: str,
+    price_area: str,
+    start: date,
+    end: date,
+    tz: str,
+) -> tuple[int, list[LeftOut]]:
+    """Insert the lines of `run_id` for `grid_area` and local dates [start, end) in the caller's
+    transaction. Returns (metering points settled, metering points left out). Raises
+    SettlementDataError, naming the first gap, when a needed price, tariff or tax is missing."""
+    params = {"area": grid_area, "price_area": price_area, "start": start, "end": end, "tz": tz}
+    conn.execute("SET LOCAL TimeZone = 'UTC'")
+    conn.execute(_SETTLE_DAY, params)
+    conn.execute(_LEFT_OUT)
+    left_out = [
+        LeftOut(str(g), str(r))
+        for g, r in conn.execute("SELECT gsrn, reason FROM left_out ORDER BY gsrn").fetchall()
+    ]
+    conn.execute(_DROP_LEFT_OUT)
+    conn.execute("ANALYZE settle_day")
+    settled_row = _first(conn, "SELECT count(DISTINCT gsrn) FROM settle_day")
+    settled = int(settled_row[0]) if settled_row else 0
+    if settled == 0:
+        return 0, left_out
+    conn.execute(_PRODUCT_FACTOR)
+    conn.execute(_RATE_DAY, params)
+    conn.execute(_Q_SPOT, params)
+    gap = _first(conn, "SELECT min(ts) FROM q_spot WHERE needs_spot AND spot IS NULL")
+    if gap and gap[0] is not None:
+        raise SettlementDataError(f"no spot price for {price_area} {_utc_text(gap[0])}")
+    conn.execute(_H_RATE, params)
+    ambiguous = _first(conn, _AMBIGUOUS_TARIFF, params)
+    if ambiguous:
+        raise SettlementDataError(
+            f"more than one {ambiguous[0]} for grid area {grid_area} from "
+            f"{_utc_text(ambiguous[1])} ({ambiguous[2]}); import only the tariff of our "
+            "metering points"
+        )
+    for column, what in (
+        ("grid", f"GridTariff for grid area {grid_area}"),
+        ("system", "SystemTariff"),
+        ("transmission", "TransmissionTariff"),
+        ("tax", "electricity tax rate"),
+    ):
+        gap = _first(conn, f"SELECT min(ts) FROM h_rate WHERE {column} IS NULL")
+        if gap and gap[0] is not None:
+            raise SettlementDataError(f"no {what} valid at {_utc_text(gap[0])}")
+    conn.execute(_DAY_RATE)
+    for name in ("grid", "system", "transmission", "tax"):
+        conn.execute(_FLATTEN.format(name=name))
+    conn.execute("ANALYZE day_rate")
+    conn.execute(_CONSUMPTION)
+    conn.execute(_SUBSCRIPTION, params)
+    gap = _first(conn, "SELECT min(missing_grid_day) FROM subscription_amount")
+    if gap and gap[0] is not None:
+        raise SettlementDataError(f"no GridSubscription for grid area {grid_area} on {gap[0]}")
+    conn.execute(_INSERT_LINES, {"run": run_id})
+    return settled, left_out
+
+
+def _utc_text(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%MZ")
+
+
+@dataclass(frozen=True)
+class ChargeTotal:
+    charge_type: str
+    lines: int
+    kwh: Decimal
+    amount: Decimal
+    vat: Decimal
+
+
+_CHARGE_ORDER = (
+    "Energy",
+    "GridTariff",
+    "SystemTariff",
+    "TransmissionTariff",
+    "ElectricityTax",
+    "GridSubscription",
+    "SupplierSubscription",
+)
+
+
+def charge_totals(conn: Conn, run_id: uuid.UUID) -> list[ChargeTotal]:
+    rows = conn.execute(
+        """SELECT charge_type, count(*), sum(total_kwh), sum(total_amount), sum(vat_amount)
+           FROM settlement_line WHERE settlement_run_id = %s GROUP BY charge_type""",
+        (run_id,),
+    ).fetchall()
+    found = {r[0]: ChargeTotal(r[0], int(r[1]), r[2], r[3], r[4]) for r in rows}
+    return [found[c] for c in _CHARGE_ORDER if c in found]
+
+
+def supplied_days_per_contract(conn: Conn) -> dict[str, int]:
+    """Settled days per contract of the current compute_lines transaction (the quantity of the
+    subscription lines)."""
+    rows = conn.execute("SELECT contract_id, count(*) FROM settle_day GROUP BY contract_id")
+    return {str(c): int(n) for c, n in rows}
+
+
+# ------------------------------------------------------------------------------------ aconto
+@dataclass(frozen=True)
+class AcontoInput:
+    """What the aconto settlement of one contract needs, from the run's lines and history."""
+
+    contract_id: uuid.UUID
+    gsrn: str
+    actual_cost_incl_vat: Decimal
+    energy_kwh: Decimal
+    per_kwh_cost_incl_vat: Decimal
+    fixed_cost_incl_vat: Decimal
+    supplied_days: int
+    aconto_paid: Decimal
+    history_kwh_sum: Decimal
+    history_days: int
+
+
+_ACONTO_INPUTS = """
+WITH lines AS (
+    SELECT l.contract_id, l.metering_point_id AS gsrn,
+           sum(l.total_amount + l.vat_amount) AS actual,
+           sum(l.total_kwh) FILTER (WHERE l.charge_type = 'Energy') AS kwh,
+           sum(l.total_amount + l.vat_amount)
+               FILTER (WHERE l.charge_type NOT IN ('GridSubscription', 'SupplierSubscription'))
+               AS per_kwh_cost,
+           sum(l.total_amount + l.vat_amount)
+               FILTER (WHERE l.charge_type IN ('GridSubscription', 'SupplierSubscription'))
+               AS fixed_cost
+    FROM settlement_line l
+    JOIN contract c ON c.id = l.contract_id
+    WHERE l.settlement_run_id = %(run)s AND c.payment_model = 'Aconto'
+      AND c.billing_frequency = %(frequency)s
+    GROUP BY l.contract_id, l.metering_point_id
+)
+SELECT l.contract_id, l.gsrn, l.actual, l.kwh, l.per_kwh_cost, l.fixed_cost,
+       (SELECT count(*) FROM settle_day s WHERE s.contract_id = l.contract_id),
+       coalesce((SELECT sum(p.amount) FROM aconto_payment p
+                 JOIN billing_period bp ON bp.id = p.billing_period_id
+                 WHERE p.contract_id = l.contract_id
+                   AND bp.period_start >= %(start)s AND bp.period_end <= %(end)s), 0),
+       h.kwh_sum, h.days
+FROM lines l
+CROSS JOIN LATERAL (
+    SELECT coalesce(sum(ds.total_kwh), 0) AS kwh_sum, count(*) AS days FROM daily_summary ds
+    WHERE ds.metering_point_id = l.gsrn AND ds.date >= %(end)s::date - %(history)s
+      AND ds.date < %(end)s AND ds.missing_count = 0 AND ds.resolution <> 'mixed'
+) h
+ORDER BY l.contract_id
+"""
+
+
+def aconto_inputs(
+    conn: Conn, run_id: uuid.UUID, *, start: date, end: date, frequency: str, history_days: int
+) -> list[AcontoInput]:
+    """Aconto contracts of the run whose billing frequency is the period's. The payments
+    counted are those whose billing period lies within [start, end)."""
+    rows = conn.execute(
+        _ACONTO_INPUTS,
+        {
+            "run": run_id,
+            "start": start,
+            "end": end,
+            "frequency": frequency,
+            "history": history_days,
+        },
+    ).fetchall()
+    return [
+        AcontoInput(
+            contract_id=r[0],
+            gsrn=r[1],
+            actual_cost_incl_vat=r[2],
+            energy_kwh=r[3] or Decimal(0),
+            per_kwh_cost_incl_vat=r[4] or Decimal(0),
+            fixed_cost_incl_vat=r[5] or Decimal(0),
+            supplied_days=int(r[6]),
+            aconto_paid=r[7],
+            history_kwh_sum=r[8],
+            history_days=int(r[9]),
+        )
+        for r in rows
+    ]
+
+
+def insert_aconto_settlements(
+    conn: Conn,
+    run_id: uuid.UUID,
+    billing_period_id: uuid.UUID,
+    rows: list[tuple[uuid.UUID, Decimal, Decimal, Decimal, Decimal]],
+) -> None:
+    """rows: (contract, actual cost, aconto paid, difference, new aconto amount)."""
+    with conn.cursor().copy(
+        """COPY aconto_settlement (id, contract_id, billing_period_id, actual_cost, aconto_paid,
+               difference, new_aconto_amount, settlement_run_id) FROM STDIN"""
+    ) as copy:
+        for contract_id, actual, paid, difference, new_amount in rows:
+            copy.write_row(
+                (
+                    uuid.uuid4(),
+                    contract_id,
+                    billing_period_id,
+                    actual,
+                    paid,
+                    difference,
+                    new_amount,
+                    run_id,
+                )
+            )
