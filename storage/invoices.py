@@ -1,0 +1,574 @@
+"""Invoices in the database: read the latest completed settlement runs of a period, what was
+already invoiced, and write invoices and their lines; exports of both.
+
+The money rules and the decision what to write are in settlement/invoicing.py; this module only
+loads their inputs and applies their plan, in one transaction per invoicing run.
+
+Which runs count: per month and grid area, the Completed settlement_run with the highest version
+of the month's Monthly billing_period (runs still Running or Failed are ignored). A quarterly
+invoice uses the three months' runs and is filed under the quarter's own Quarterly
+billing_period row, created here when first needed.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from settlement.codelists import (
+    BillingFrequency,
+    ChargeType,
+    InvoiceStatus,
+    InvoiceType,
+    PaymentModel,
+)
+from settlement.invoicing import (
+    AcontoKind,
+    AcontoSettled,
+    ContractTerms,
+    Create,
+    Discard,
+    ExistingInvoice,
+    InvoiceDraft,
+    InvoicePeriod,
+    InvoicingError,
+    Line,
+    Replace,
+    SettledLine,
+    build_invoice,
+    missing_runs,
+    plan_customer,
+)
+from storage.db import Conn
+
+COPENHAGEN = ZoneInfo("Europe/Copenhagen")
+# Serialises invoicing runs (an arbitrary, fixed advisory-lock key).
+_LOCK_KEY = 7_231_044
+
+
+@dataclass(frozen=True)
+class RunRef:
+    id: uuid.UUID
+    # The first day of the run's billing period and the months it covers.
+    month: date
+    months: tuple[date, ...]
+    grid_area_code: str | None
+    version: int
+
+
+@dataclass
+class InvoicingReport:
+    period: str
+    billing_period_id: uuid.UUID | None = None
+    created: list[uuid.UUID] = field(default_factory=list)
+    replaced: list[uuid.UUID] = field(default_factory=list)
+    discarded: list[uuid.UUID] = field(default_factory=list)
+    unchanged: int = 0
+    issued: list[uuid.UUID] = field(default_factory=list)
+    # (customer id, reason) of customers left out of this run.
+    skipped: list[tuple[uuid.UUID, str]] = field(default_factory=list)
+    # Settlement lines without a contract cannot be billed to anyone.
+    lines_without_contract: int = 0
+
+
+# ---------------------------------------------------------------------------------- reading
+def latest_completed_runs(conn: Conn, period: InvoicePeriod) -> list[RunRef]:
+    """The settlement runs an invoice of the period draws on.
+
+    Per billing period and grid area the Completed run with the highest version counts. For a
+    quarter, a grid area's run of the whole quarter (a Quarterly billing period) is used when
+    there is one; otherwise the runs of its three months.
+    """
+    rows = conn.execute(
+        """SELECT DISTINCT ON (bp.id, r.grid_area_code)
+                  r.id, bp.period_start, bp.frequency, r.grid_area_code, r.version
+           FROM settlement_run r JOIN billing_period bp ON bp.id = r.billing_period_id
+           WHERE r.status = 'Completed'
+             AND ((bp.frequency = 'Monthly' AND bp.period_start = ANY(%(months)s))
+                  OR (bp.frequency = %(frequency)s AND bp.period_start = %(start)s))
+           ORDER BY bp.id, r.grid_area_code, r.version DESC""",
+        {"months": list(period.months), "frequency": str(period.frequency), "start": period.start},
+    ).fetchall()
+    whole = {row[3] for row in rows if row[2] == str(period.frequency) and row[1] == period.start}
+    runs = []
+    for run_id, start, frequency, area, version in rows:
+        if frequency == str(period.frequency) and start == period.start:
+            runs.append(RunRef(run_id, start, period.months, area, version))
+        elif area not in whole:
+            runs.append(RunRef(run_id, start, (start,), area, version))
+    return sorted(runs, key=lambda run: (run.month, run.grid_area_code or "", run.version))
+
+
+def settled_lines(conn: Conn, runs: list[RunRef]) -> tuple[list[SettledLine], int]:
+    """The runs' settlement lines with a contract, and the count of lines without one."""
+    months = {run.id: run for run in runs}
+    rows = conn.execute(
+        """SELECT settlement_run_id, metering_point_id, charge_type, total_kwh, total_amount,
+                  vat_amount, contract_id
+           FROM settlement_line WHERE settlement_run_id = ANY(%s)
+           ORDER BY settlement_run_id, metering_point_id, charge_type, contract_id""",
+        ([run.id for run in runs],),
+    ).fetchall()
+    lines = [
+        SettledLine(
+            run_id=row[0],
+            run_version=months[row[0]].version,
+            month=months[row[0]].month,
+            metering_point_id=row[1],
+            charge_type=ChargeType(row[2]),
+            total_kwh=row[3],
+            total_amount=row[4],
+            vat_amount=row[5],
+            contract_id=row[6],
+        )
+        for row in rows
+        if row[6] is not None
+    ]
+    return lines, sum(1 for row in rows if row[6] is None)
+
+
+def contracts_for_period(conn: Conn, period: InvoicePeriod) -> list[ContractTerms]:
+    """Contracts of the period's billing frequency overlapping it; the effective end is the
+    earlier of the contract's end and the end of the metering point's supply."""
+    rows = conn.execute(
+        """SELECT c.id, c.customer_id, c.gsrn, mp.grid_area_code, c.billing_frequency,
+                  c.payment_model, c.payment_term_days, c.start_date,
+                  LEAST(c.end_date, s.end_date)
+           FROM contract c
+           JOIN metering_point mp ON mp.gsrn = c.gsrn
+           LEFT JOIN LATERAL (
+               SELECT sp.end_date FROM supply_period sp
+               WHERE sp.gsrn = c.gsrn AND sp.start_date < %(end)s
+                 AND (sp.end_date IS NULL OR sp.end_date > %(start)s)
+               ORDER BY sp.start_date DESC LIMIT 1
+           ) s ON true
+           WHERE c.billing_frequency = %(frequency)s AND c.start_date < %(end)s
+             AND (c.end_date IS NULL OR c.end_date > %(start)s)
+           ORDER BY c.customer_id, c.start_date, c.id""",
+        {"start": period.start, "end": period.end, "frequency": str(period.frequency)},
+    ).fetchall()
+    return [
+        ContractTerms(
+            id=row[0],
+            customer_id=row[1],
+            gsrn=row[2],
+            grid_area_code=row[3],
+            billing_frequency=BillingFrequency(row[4]),
+            payment_model=PaymentModel(row[5]),
+            payment_term_days=row[6],
+            start_date=row[7],
+            end_date=row[8],
+        )
+        for row in rows
+    ]
+
+
+def aconto_settlements(
+    conn: Conn, period: InvoicePeriod, contract_ids: list[uuid.UUID], runs: list[RunRef]
+) -> list[AcontoSettled]:
+    """Per contract and billing period of the invoice period (its months, or the period itself),
+    the aconto settlement of the latest runs, else one not tied to a run."""
+    rows = conn.execute(
+        """SELECT DISTINCT ON (a.contract_id, a.billing_period_id)
+                  a.contract_id, bp.period_start, bp.frequency, a.actual_cost, a.aconto_paid,
+                  a.new_aconto_amount
+           FROM aconto_settlement a JOIN billing_period bp ON bp.id = a.billing_period_id
+           WHERE a.contract_id = ANY(%(contracts)s)
+             AND ((bp.frequency = 'Monthly' AND bp.period_start = ANY(%(months)s))
+                  OR (bp.frequency = %(frequency)s AND bp.period_start = %(start)s))
+             AND (a.settlement_run_id IS NULL OR a.settlement_run_id = ANY(%(runs)s))
+           ORDER BY a.contract_id, a.billing_period_id, a.settlement_run_id IS NULL, a.id""",
+        {
+            "contracts": contract_ids,
+            "months": list(period.months),
+            "frequency": str(period.frequency),
+            "start": period.start,
+            "runs": [run.id for run in runs],
+        },
+    ).fetchall()
+    return [
+        AcontoSettled(row[0], row[1], BillingFrequency(row[2]), row[3], row[4], row[5])
+        for row in rows
+    ]
+
+
+def find_billing_period(conn: Conn, period: InvoicePeriod) -> uuid.UUID | None:
+    row = conn.execute(
+        """SELECT id FROM billing_period WHERE frequency = %s AND period_start = %s
+           ORDER BY period_end LIMIT 1""",
+        (str(period.frequency), period.start),
+    ).fetchone()
+    return None if row is None else row[0]
+
+
+def ensure_billing_period(conn: Conn, period: InvoicePeriod) -> uuid.UUID:
+    """The period's billing_period row; a quarter's is created on first use, ending where its
+    last month's row ends (so it follows whatever end convention the runs' rows use)."""
+    found = find_billing_period(conn, period)
+    if found is not None:
+        return found
+    last = InvoicePeriod(BillingFrequency.MONTHLY, period.months[-1])
+    row = conn.execute(
+        "SELECT period_end FROM billing_period WHERE frequency = 'Monthly' AND period_start = %s"
+        " ORDER BY period_end LIMIT 1",
+        (last.start,),
+    ).fetchone()
+    end = period.end if row is None else row[0]
+    conn.execute(
+        """INSERT INTO billing_period (id, period_start, period_end, frequency)
+           VALUES (%s, %s, %s, %s) ON CONFLICT (period_start, period_end, frequency) DO NOTHING""",
+        (uuid.uuid4(), period.start, end, str(period.frequency)),
+    )
+    found = find_billing_period(conn, period)
+    assert found is not None
+    return found
+
+
+_LINE_COLUMNS = (
+    "metering_point_id, charge_type, aconto_kind, description, quantity, unit_price, amount"
+)
+
+
+def _line_from_row(row: tuple[Any, ...]) -> Line:
+    return Line(
+        metering_point_id=row[0] or "",
+        charge_type=row[1],
+        aconto_kind=None if row[2] is None else AcontoKind(row[2]),
+        description=row[3],
+        quantity=row[4],
+        unit_price=row[5],
+        amount=row[6],
+    )
+
+
+def existing_invoices(
+    conn: Conn, billing_period_id: uuid.UUID
+) -> dict[uuid.UUID, list[ExistingInvoice]]:
+    """The period's invoices per customer, with their lines (Cancelled ones left out)."""
+    heads = conn.execute(
+        """SELECT id, customer_id, type, status, corrects_invoice_id FROM invoice
+           WHERE billing_period_id = %s AND status <> 'Cancelled'
+           ORDER BY created_at, id""",
+        (billing_period_id,),
+    ).fetchall()
+    lines: dict[uuid.UUID, list[Line]] = defaultdict(list)
+    for row in conn.execute(
+        f"""SELECT l.invoice_id, {", ".join("l." + c for c in _LINE_COLUMNS.split(", "))}
+            FROM invoice_line l JOIN invoice i ON i.id = l.invoice_id
+            WHERE i.billing_period_id = %s AND i.status <> 'Cancelled'
+            ORDER BY l.invoice_id, l.line_no NULLS LAST, l.id""",
+        (billing_period_id,),
+    ):
+        lines[row[0]].append(_line_from_row(row[1:]))
+    found: dict[uuid.UUID, list[ExistingInvoice]] = defaultdict(list)
+    for head in heads:
+        found[head[1]].append(
+            ExistingInvoice(
+                id=head[0],
+                type=InvoiceType(head[2]),
+                status=InvoiceStatus(head[3]),
+                lines=tuple(lines[head[0]]),
+                corrects_invoice_id=head[4],
+            )
+        )
+    return found
+
+
+# ---------------------------------------------------------------------------------- writing
+def _write_lines(conn: Conn, invoice_id: uuid.UUID, draft: InvoiceDraft) -> None:
+    with conn.cursor() as cur:
+        cur.executemany(
+            f"""INSERT INTO invoice_line (id, invoice_id, line_no, {_LINE_COLUMNS})
+                VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
+            [
+                (
+                    uuid.uuid4(),
+                    invoice_id,
+                    n,
+                    line.metering_point_id,
+                    line.charge_type,
+                    None if line.aconto_kind is None else str(line.aconto_kind),
+                    line.description,
+                    line.quantity,
+                    line.unit_price,
+                    line.amount,
+                )
+                for n, line in enumerate(draft.lines, start=1)
+            ],
+        )
+
+
+def create_invoice(conn: Conn, billing_period_id: uuid.UUID, draft: InvoiceDraft) -> uuid.UUID:
+    invoice_id = uuid.uuid4()
+    conn.execute(
+        """INSERT INTO invoice (id, customer_id, billing_period_id, type, total_ex_vat, vat_amount,
+                                total_incl_vat, status, settlement_run_id, corrects_invoice_id,
+                                payment_term_days)
+           VALUES (%s, %s, %s, %s, %s, %s, %s, 'Draft', %s, %s, %s)""",
+        (
+            invoice_id,
+            draft.customer_id,
+            billing_period_id,
+            str(draft.type),
+            *draft.totals,
+            draft.settlement_run_id,
+            draft.corrects_invoice_id,
+            draft.payment_term_days,
+        ),
+    )
+    _write_lines(conn, invoice_id, draft)
+    return invoice_id
+
+
+def replace_draft(conn: Conn, invoice_id: uuid.UUID, draft: InvoiceDraft) -> None:
+    """Rebuild a Draft in place; the database refuses if it is no longer a Draft."""
+    conn.execute("DELETE FROM invoice_line WHERE invoice_id = %s", (invoice_id,))
+    updated = conn.execute(
+        """UPDATE invoice SET type = %s, total_ex_vat = %s, vat_amount = %s, total_incl_vat = %s,
+                  settlement_run_id = %s, corrects_invoice_id = %s, payment_term_days = %s
+           WHERE id = %s AND status = 'Draft'""",
+        (
+            str(draft.type),
+            *draft.totals,
+            draft.settlement_run_id,
+            draft.corrects_invoice_id,
+            draft.payment_term_days,
+            invoice_id,
+        ),
+    ).rowcount
+    if updated != 1:
+        raise InvoicingError(f"invoice {invoice_id} is not a Draft")
+    _write_lines(conn, invoice_id, draft)
+
+
+def discard_draft(conn: Conn, invoice_id: uuid.UUID) -> None:
+    conn.execute("DELETE FROM invoice_line WHERE invoice_id = %s", (invoice_id,))
+    conn.execute("DELETE FROM invoice WHERE id = %s AND status = 'Draft'", (invoice_id,))
+
+
+def issue_drafts(conn: Conn, billing_period_id: uuid.UUID, now: datetime) -> list[uuid.UUID]:
+    """Draft → Issued for the period's drafts: issued_at = now, due_date = the issue date (local)
+    + the payment term."""
+    issue_date = now.astimezone(COPENHAGEN).date()
+    rows = conn.execute(
+        """UPDATE invoice SET status = 'Issued', issued_at = %s,
+                  due_date = %s::date + payment_term_days
+           WHERE billing_period_id = %s AND status = 'Draft'
+           RETURNING id""",
+        (now, issue_date, billing_period_id),
+    ).fetchall()
+    return sorted(row[0] for row in rows)
+
+
+# ------------------------------------------------------------------------------ the whole run
+def run_invoicing(
+    conn: Conn, period: InvoicePeriod, now: datetime, *, issue: bool = False
+) -> InvoicingReport:
+    """Bring the period's invoices in line with the latest completed settlement runs, in one
+    transaction; with `issue`, then issue every Draft of the period."""
+    if now.tzinfo is None:
+        raise ValueError("expected an aware datetime")
+    report = InvoicingReport(period=period.label)
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
+        runs = latest_completed_runs(conn, period)
+        lines, report.lines_without_contract = settled_lines(conn, runs)
+        contracts = contracts_for_period(conn, period)
+        bp_id = find_billing_period(conn, period)
+        already = existing_invoices(conn, bp_id) if bp_id is not None else {}
+
+        customer_of = {c.id: c.customer_id for c in contracts}
+        by_customer: dict[uuid.UUID, list[ContractTerms]] = defaultdict(list)
+        for contract in contracts:
+            by_customer[contract.customer_id].append(contract)
+        lines_of: dict[uuid.UUID, list[SettledLine]] = defaultdict(list)
+        for line in lines:
+            if line.contract_id in customer_of:
+                lines_of[customer_of[line.contract_id]].append(line)
+        aconto_of: dict[uuid.UUID, list[AcontoSettled]] = defaultdict(list)
+        for row in aconto_settlements(conn, period, sorted(customer_of), runs):
+            aconto_of[customer_of[row.contract_id]].append(row)
+        completed = {(month, run.grid_area_code) for run in runs for month in run.months}
+
+        for customer in sorted(set(lines_of) | set(aconto_of) | set(already)):
+            own = by_customer.get(customer, [])
+            gaps = missing_runs(period, own, completed)
+            if gaps:
+                reason = "no completed settlement run for " + ", ".join(gaps)
+                report.skipped.append((customer, reason))
+                continue
+            try:
+                target = (
+                    build_invoice(period, customer, own, lines_of[customer], aconto_of[customer])
+                    if own
+                    else InvoiceDraft(customer, InvoiceType.STANDARD, (), 0)
+                )
+            except InvoicingError as exc:
+                report.skipped.append((customer, str(exc)))
+                continue
+            actions = plan_customer(target, already.get(customer, []))
+            if not actions:
+                report.unchanged += 1
+                continue
+            if bp_id is None:
+                bp_id = ensure_billing_period(conn, period)
+            for action in actions:
+                if isinstance(action, Create):
+                    report.created.append(create_invoice(conn, bp_id, action.draft))
+                elif isinstance(action, Replace):
+                    replace_draft(conn, action.invoice_id, action.draft)
+                    report.replaced.append(action.invoice_id)
+                elif isinstance(action, Discard):
+                    discard_draft(conn, action.invoice_id)
+                    report.discarded.append(action.invoice_id)
+        report.billing_period_id = bp_id
+        if issue and bp_id is not None:
+            report.issued = issue_drafts(conn, bp_id, now)
+    return report
+
+
+# ---------------------------------------------------------------------------------- exports
+def _text(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def period_invoice_ids(conn: Conn, period: InvoicePeriod) -> list[uuid.UUID]:
+    bp_id = find_billing_period(conn, period)
+    if bp_id is None:
+        return []
+    rows = conn.execute(
+        "SELECT id FROM invoice WHERE billing_period_id = %s ORDER BY created_at, id", (bp_id,)
+    ).fetchall()
+    return [row[0] for row in rows]
+
+
+def invoice_document(conn: Conn, invoice_id: uuid.UUID) -> dict[str, Any]:
+    """An invoice as a JSON-ready dict; every amount and quantity is a string, never a float."""
+    head = conn.execute(
+        """SELECT i.id, i.type, i.status, i.issued_at, i.due_date, i.created_at,
+                  i.settlement_run_id, i.corrects_invoice_id, i.payment_term_days,
+                  i.total_ex_vat, i.vat_amount, i.total_incl_vat,
+                  c.id, c.name, c.contact_type, c.cpr_cvr, c.email,
+                  bp.period_start, bp.period_end, bp.frequency
+           FROM invoice i JOIN customer c ON c.id = i.customer_id
+           JOIN billing_period bp ON bp.id = i.billing_period_id
+           WHERE i.id = %s""",
+        (invoice_id,),
+    ).fetchone()
+    if head is None:
+        raise KeyError(f"no invoice {invoice_id}")
+    lines = conn.execute(
+        f"""SELECT line_no, {_LINE_COLUMNS} FROM invoice_line WHERE invoice_id = %s
+            ORDER BY line_no NULLS LAST, id""",
+        (invoice_id,),
+    ).fetchall()
+    period = InvoicePeriod(BillingFrequency(head[19]), head[17])
+    return {
+        "invoice": {
+            "id": str(head[0]),
+            "type": head[1],
+            "status": head[2],
+            "issued_at": None if head[3] is None else head[3].isoformat(),
+            "due_date": None if head[4] is None else head[4].isoformat(),
+            "created_at": head[5].isoformat(),
+            "settlement_run_id": None if head[6] is None else str(head[6]),
+            "corrects_invoice_id": None if head[7] is None else str(head[7]),
+            "payment_term_days": head[8],
+            "currency": "DKK",
+        },
+        "customer": {
+            "id": str(head[12]),
+            "name": head[13],
+            "contact_type": head[14],
+            # A CVR number belongs on a business invoice; a CPR number never goes on one.
+            "cvr": head[15] if head[14] == "Business" else None,
+            "email": head[16],
+        },
+        "period": {
+            "label": period.label,
+            "frequency": head[19],
+            "start": head[17].isoformat(),
+            "end": head[18].isoformat(),
+        },
+        "lines": [
+            {
+                "line_no": row[0],
+                "metering_point_id": row[1],
+                "charge_type": row[2],
+                "aconto_kind": row[3],
+                "description": row[4],
+                "quantity": _text(row[5]),
+                "unit_price": _text(row[6]),
+                "amount": _text(row[7]),
+            }
+            for row in lines
+        ],
+        "totals": {
+            "total_ex_vat": _text(head[9]),
+            "vat_amount": _text(head[10]),
+            "total_incl_vat": _text(head[11]),
+        },
+    }
+
+
+def export_invoice_json(conn: Conn, invoice_id: uuid.UUID, directory: Path) -> Path:
+    import json
+
+    directory.mkdir(parents=True, exist_ok=True)
+    target = directory / f"{invoice_id}.json"
+    text = json.dumps(invoice_document(conn, invoice_id), ensure_ascii=False, indent=2)
+    tmp = target.with_suffix(".json.tmp")
+    tmp.write_text(text + "\n", encoding="utf-8")
+    tmp.replace(target)
+    return target
+
+
+def export_settlement_lines(conn: Conn, period: InvoicePeriod, path: Path) -> int:
+    """The settlement lines of the period's latest completed runs as Parquet; kWh as
+    decimal128(18,3) and amounts as decimal128(20,6), never floats. Returns the row count."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    runs = latest_completed_runs(conn, period)
+    rows = conn.execute(
+        """SELECT bp.period_start, r.grid_area_code, r.id, r.version, l.metering_point_id,
+                  l.charge_type, l.contract_id, l.total_kwh, l.total_amount, l.vat_amount
+           FROM settlement_line l JOIN settlement_run r ON r.id = l.settlement_run_id
+           JOIN billing_period bp ON bp.id = r.billing_period_id
+           WHERE r.id = ANY(%s)
+           ORDER BY bp.period_start, r.grid_area_code, l.metering_point_id, l.charge_type,
+                    l.contract_id""",
+        ([run.id for run in runs],),
+    ).fetchall()
+    schema = pa.schema(
+        [
+            ("month", pa.date32()),
+            ("grid_area_code", pa.string()),
+            ("settlement_run_id", pa.string()),
+            ("run_version", pa.int32()),
+            ("metering_point_id", pa.string()),
+            ("charge_type", pa.string()),
+            ("contract_id", pa.string()),
+            ("total_kwh", pa.decimal128(18, 3)),
+            ("total_amount", pa.decimal128(20, 6)),
+            ("vat_amount", pa.decimal128(20, 6)),
+        ]
+    )
+    columns = list(zip(*rows, strict=True)) if rows else [() for _ in schema]
+    as_text = {2, 6}
+    arrays = [
+        pa.array(
+            [None if v is None else str(v) for v in column] if n in as_text else list(column),
+            type=schema.field(n).type,
+        )
+        for n, column in enumerate(columns)
+    ]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(pa.Table.from_arrays(arrays, schema=schema), path)
+    return len(rows)
