@@ -7,47 +7,24 @@ import argparse
 import time
 from collections import Counter
 from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
-from flows.feed import DEFAULT_GRID_AREAS, FeedSpec, generate_feed, grid_area_for, gsrn_for
+from deploy.demo_data import write_demo_files
+from flows.feed import DEFAULT_GRID_AREAS, FeedSpec, generate_feed
 from flows.publisher import publish
 from flows.runner import start_flow
 from schemas.settings import ConfigError, Settings, settings
 from storage.db import Conn, connect
-
-# Demo grid areas: code → (grid operator GLN, name, price area). Test GLNs, not real companies'.
-DEMO_GRID_AREAS = {
-    "344": ("5790000610976", "Demo Net Øst", "DK2"),
-    "740": ("5790000705689", "Demo Net Sjælland", "DK2"),
-    "131": ("5790001089030", "Demo Net Jylland", "DK1"),
-}
+from storage.reference_import import import_file
 
 
-def register_metering_points(conn: Conn, spec: FeedSpec) -> None:
-    """Master data for the feed's metering points (what DataHub's BRS processes would give us)."""
-    with conn.transaction():
-        for code in spec.grid_areas:
-            gln, name, area = DEMO_GRID_AREAS[code]
-            conn.execute(
-                """INSERT INTO grid_area (code, grid_operator_gln, grid_operator_name, price_area)
-                   VALUES (%s, %s, %s, %s) ON CONFLICT (code) DO NOTHING""",
-                (code, gln, name, area),
-            )
-        with conn.cursor() as cur:
-            cur.executemany(
-                """INSERT INTO metering_point (gsrn, type, settlement_method, connection_status,
-                       grid_area_code, grid_operator_gln, activated_at)
-                   VALUES (%s, 'E17_Consumption', 'Flex', 'Connected', %s, %s, '2020-01-01Z')
-                   ON CONFLICT (gsrn) DO NOTHING""",
-                [
-                    (
-                        gsrn_for(i),
-                        grid_area_for(i, spec.grid_areas),
-                        DEMO_GRID_AREAS[grid_area_for(i, spec.grid_areas)][0],
-                    )
-                    for i in range(spec.metering_points)
-                ],
-            )
+def load_reference_data(conn: Conn, spec: FeedSpec, directory: Path) -> None:
+    """Write the demo's master data, prices and price lists in their real formats and import
+    them the way an operator would (`elflow load`)."""
+    files = write_demo_files(directory, spec.metering_points, spec.start, spec.grid_areas)
+    for kind, path in files.in_load_order():
+        print(import_file(conn, kind, path).line())
 
 
 def ingest_until_caught_up(cfg: Settings, spec: FeedSpec, processes: int = 1) -> tuple[int, float]:
@@ -106,8 +83,9 @@ def run_demo(args: argparse.Namespace) -> int:
         # is left out of settlement, so the demo keeps gaps rare (a few metering points a month).
         missing_rate=0.00003,
     )
-    with connect() as conn:
-        register_metering_points(conn, spec)
+    with connect(autocommit=True) as conn:
+        load_reference_data(conn, spec, args.data_dir)
+    print()
     _published, seconds = ingest_until_caught_up(cfg, spec)
     with connect() as conn:
         readings = conn.execute("SELECT count(*) FROM metering_data").fetchone()
@@ -121,7 +99,44 @@ def run_demo(args: argparse.Namespace) -> int:
         )
         print()
         print_daily_table(conn, spec.start, spec.start + timedelta(days=spec.days))
+    if spec.start.day == 1 and spec.days >= 28:
+        print()
+        close_period(f"{spec.start:%Y-%m}", args.data_dir)
     return 0
+
+
+def close_period(label: str, data_dir: Path) -> None:
+    """What finance does at month end: settle every grid area, build the invoices, export."""
+    from settlement.invoicing import InvoicePeriod
+    from settlement.run import RunReport, parse_period, settle
+    from storage.invoices import export_settlement_lines, run_invoicing
+
+    def show(report: RunReport) -> None:
+        print(report.table(), flush=True)
+
+    settle(parse_period(label), on_report=show)
+    period = InvoicePeriod.parse(label)
+    with connect() as conn:
+        report = run_invoicing(conn, period, datetime.now(UTC))
+        parquet = data_dir / f"settlement_lines_{label}.parquet"
+        lines = export_settlement_lines(conn, period, parquet)
+        invoices = conn.execute(
+            """SELECT i.type, count(*), sum(i.total_ex_vat), sum(i.vat_amount), sum(i.total_incl_vat)
+               FROM invoice i JOIN billing_period b ON b.id = i.billing_period_id
+               WHERE b.period_start = %s AND b.period_end = %s
+               GROUP BY i.type ORDER BY i.type""",
+            (period.start, period.end),
+        ).fetchall()
+    print()
+    print(
+        f"invoicing {report.period}: {len(report.created)} created, {report.unchanged} unchanged, "
+        f"{len(report.skipped)} customers skipped (quarterly customers wait for the quarter)"
+    )
+    print(f"  {'type':<16}{'invoices':>9}{'ex VAT DKK':>16}{'VAT DKK':>14}{'incl VAT DKK':>16}")
+    for kind, count, ex_vat, vat, incl in invoices:
+        print(f"  {kind:<16}{count:>9}{ex_vat:>16}{vat:>14}{incl:>16}")
+    print(f"settlement lines exported to {parquet} ({lines} lines); invoices stay Draft until")
+    print(f"`elflow invoice --period {label} --issue`")
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -130,6 +145,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser.add_argument("--days", type=int, default=31)
     parser.add_argument("--start", type=date.fromisoformat, default=date(2026, 10, 1))
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--data-dir", type=Path, default=Path(".local/demo"), help="where demo files are written"
+    )
     parser.set_defaults(handler=run_demo)
 
 
