@@ -32,7 +32,8 @@ _CURRENT_DDL = """
 CREATE TEMP TABLE IF NOT EXISTS current_reading (
     gsrn text NOT NULL, day date NOT NULL, day_start timestamptz NOT NULL,
     day_end timestamptz NOT NULL, ts timestamptz NOT NULL, offset_seconds integer NOT NULL,
-    resolution text NOT NULL, quantity_kwh numeric(18, 3), quality text NOT NULL
+    resolution text NOT NULL, quantity_kwh numeric(18, 3), quality text NOT NULL,
+    day_versions integer NOT NULL
 ) ON COMMIT DELETE ROWS
 """
 
@@ -43,7 +44,9 @@ _SELECT_CURRENT = """
 INSERT INTO current_reading
 SELECT DISTINCT ON (m.metering_point_id, m."timestamp")
        d.gsrn, d.day, d.day_start, d.day_end, m."timestamp",
-       extract(epoch FROM m."timestamp" - d.day_start)::int, m.resolution, m.quantity_kwh, m.quality
+       extract(epoch FROM m."timestamp" - d.day_start)::int, m.resolution, m.quantity_kwh, m.quality,
+       -- Window functions run before DISTINCT ON: this counts every version of the day.
+       count(*) OVER (PARTITION BY d.gsrn, d.day)
 FROM touched_day d
 JOIN metering_data m
   ON m.metering_point_id = d.gsrn AND m."timestamp" >= d.day_start AND m."timestamp" < d.day_end
@@ -67,7 +70,8 @@ WITH per_day AS (
            coalesce(sum(c.quantity_kwh) FILTER (WHERE b.band = 'super_peak'), 0) AS super_peak_kwh,
            count(*) AS points_received,
            count(c.quantity_kwh) AS quantities,
-           count(*) FILTER (WHERE c.quality = 'A03') AS estimated_count
+           count(*) FILTER (WHERE c.quality = 'A03') AS estimated_count,
+           min(c.day_versions) AS versions
     FROM current_reading c
     CROSS JOIN LATERAL (
         SELECT (%(bands)s::text[])[extract(hour FROM c.ts AT TIME ZONE %(tz)s)::int + 1] AS band
@@ -91,10 +95,11 @@ slots AS (
 )
 INSERT INTO daily_summary AS ds (
     metering_point_id, date, total_kwh, peak_kwh, off_peak_kwh, super_peak_kwh, resolution,
-    points_received, points_expected, missing_count, estimated_count, slot_kwh, updated_at)
+    points_received, points_expected, missing_count, estimated_count, slot_kwh, versions,
+    updated_at)
 SELECT s.gsrn, s.day, s.total_kwh, s.peak_kwh, s.off_peak_kwh, s.super_peak_kwh, s.resolution,
        s.points_received, s.points_expected, s.points_expected - s.quantities, s.estimated_count,
-       sl.slot_kwh, now()
+       sl.slot_kwh, s.versions, now()
 FROM shaped s JOIN slots sl USING (gsrn, day)
 ON CONFLICT (metering_point_id, date) DO UPDATE SET
     total_kwh = EXCLUDED.total_kwh, peak_kwh = EXCLUDED.peak_kwh,
@@ -102,13 +107,14 @@ ON CONFLICT (metering_point_id, date) DO UPDATE SET
     resolution = EXCLUDED.resolution, points_received = EXCLUDED.points_received,
     points_expected = EXCLUDED.points_expected, missing_count = EXCLUDED.missing_count,
     estimated_count = EXCLUDED.estimated_count, slot_kwh = EXCLUDED.slot_kwh,
-    updated_at = EXCLUDED.updated_at
+    versions = EXCLUDED.versions, updated_at = EXCLUDED.updated_at
 WHERE (ds.total_kwh, ds.peak_kwh, ds.off_peak_kwh, ds.super_peak_kwh, ds.resolution,
-       ds.points_received, ds.points_expected, ds.missing_count, ds.estimated_count, ds.slot_kwh)
+       ds.points_received, ds.points_expected, ds.missing_count, ds.estimated_count, ds.slot_kwh,
+       ds.versions)
   IS DISTINCT FROM
       (EXCLUDED.total_kwh, EXCLUDED.peak_kwh, EXCLUDED.off_peak_kwh, EXCLUDED.super_peak_kwh,
        EXCLUDED.resolution, EXCLUDED.points_received, EXCLUDED.points_expected,
-       EXCLUDED.missing_count, EXCLUDED.estimated_count, EXCLUDED.slot_kwh)
+       EXCLUDED.missing_count, EXCLUDED.estimated_count, EXCLUDED.slot_kwh, EXCLUDED.versions)
 """
 
 
@@ -127,20 +133,30 @@ def recompute_days(
     return _recompute_touched(conn, tz, bands)
 
 
-def refresh_period(conn: Conn, start: date, end: date, *, tz: str, bands: list[str]) -> int:
+def refresh_period(
+    conn: Conn, start: date, end: date, *, tz: str, bands: list[str], full: bool = False
+) -> int:
     """Bring every summary of local dates [start, end) up to date from the raw readings.
 
     The Apache-edition equivalent of refresh_continuous_aggregate: one call, exact over the
-    period. Returns the number of summary rows that changed."""
+    period. By default a day is recomputed when its summary is missing or was computed from a
+    different number of reading versions than the hypertable now holds (exact because
+    metering_data is append-only); `full` recomputes every day of the period. Returns the
+    number of summary rows that changed."""
     conn.execute(_TOUCHED_DDL)
     conn.execute(
-        """INSERT INTO touched_day (gsrn, day, day_start, day_end)
-           SELECT gsrn, day, day::timestamp AT TIME ZONE %(tz)s, (day + 1)::timestamp AT TIME ZONE %(tz)s
-           FROM (SELECT DISTINCT metering_point_id AS gsrn, ("timestamp" AT TIME ZONE %(tz)s)::date AS day
-                 FROM metering_data
-           WHERE "timestamp" >= (%(start)s::timestamp AT TIME ZONE %(tz)s)
-             AND "timestamp" < (%(end)s::timestamp AT TIME ZONE %(tz)s)) AS d
-           ON CONFLICT DO NOTHING""",
+        f"""INSERT INTO touched_day (gsrn, day, day_start, day_end)
+            SELECT c.gsrn, c.day, c.day::timestamp AT TIME ZONE %(tz)s,
+                   (c.day + 1)::timestamp AT TIME ZONE %(tz)s
+            FROM (SELECT metering_point_id AS gsrn,
+                         ("timestamp" AT TIME ZONE %(tz)s)::date AS day, count(*) AS versions
+                  FROM metering_data
+                  WHERE "timestamp" >= (%(start)s::timestamp AT TIME ZONE %(tz)s)
+                    AND "timestamp" < (%(end)s::timestamp AT TIME ZONE %(tz)s)
+                  GROUP BY 1, 2) AS c
+            LEFT JOIN daily_summary ds ON ds.metering_point_id = c.gsrn AND ds.date = c.day
+            {"" if full else "WHERE ds.versions IS DISTINCT FROM c.versions"}
+            ON CONFLICT DO NOTHING""",
         {"tz": tz, "start": start, "end": end},
     )
     return _recompute_touched(conn, tz, bands)
@@ -183,6 +199,7 @@ class DayRow:
     missing_count: int
     estimated_count: int
     slot_kwh: list[Decimal | None]
+    versions: int
 
 
 def summarize_fresh_day(
@@ -237,6 +254,7 @@ def summarize_fresh_day(
         missing_count=expected - quantities,
         estimated_count=estimated,
         slot_kwh=slots,
+        versions=len(readings),
     )
 
 
@@ -264,7 +282,7 @@ def write_day_rows(conn: Conn, rows: Sequence[DayRow]) -> int:
     with conn.cursor().copy(
         """COPY fresh_summary (metering_point_id, date, total_kwh, peak_kwh, off_peak_kwh,
                super_peak_kwh, resolution, points_received, points_expected, missing_count,
-               estimated_count, slot_kwh) FROM STDIN"""
+               estimated_count, slot_kwh, versions) FROM STDIN"""
     ) as copy:
         for r in rows:
             copy.write_row(
@@ -281,6 +299,7 @@ def write_day_rows(conn: Conn, rows: Sequence[DayRow]) -> int:
                     r.missing_count,
                     r.estimated_count,
                     r.slot_kwh,
+                    r.versions,
                 )
             )
     changed = conn.execute(
@@ -291,7 +310,7 @@ def write_day_rows(conn: Conn, rows: Sequence[DayRow]) -> int:
                resolution = EXCLUDED.resolution, points_received = EXCLUDED.points_received,
                points_expected = EXCLUDED.points_expected, missing_count = EXCLUDED.missing_count,
                estimated_count = EXCLUDED.estimated_count, slot_kwh = EXCLUDED.slot_kwh,
-               updated_at = EXCLUDED.updated_at"""
+               versions = EXCLUDED.versions, updated_at = EXCLUDED.updated_at"""
     ).rowcount
     conn.execute("TRUNCATE fresh_summary")
     return changed

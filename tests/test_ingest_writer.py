@@ -266,3 +266,32 @@ def test_summaries_equal_a_recomputation_after_redelivery_corrections_and_disord
     assert current == {key: r.quantity for key, r in expected.current.items()}
     assert changed == 0
     assert before == after
+
+
+def test_refresh_recomputes_exactly_the_days_whose_readings_changed_behind_its_back(
+    db: str,
+) -> None:
+    _write(db, _items(_day_doc("D1", 6, "0.250"), _day_doc("D2", 6, "0.100", gsrn=GSRN_B)))
+    with connect(db) as conn:
+        # A newer version inserted directly (not through write_batch): the summary is now stale.
+        conn.execute(
+            """INSERT INTO metering_data (metering_point_id, "timestamp", resolution, quantity_kwh,
+                   quality, source_message_id, transaction_id, created_at)
+               VALUES (%s, %s, 'PT15M', 1.250, 'A04', 'manual', 'manual', '2026-10-14Z')""",
+            (GSRN_A, DAY_START),
+        )
+        conn.commit()
+        stale = database_summaries(conn)
+        changed = refresh_period(conn, date(2026, 10, 1), date(2026, 11, 1), tz=TZ, bands=BANDS)
+        conn.commit()
+        fixed = database_summaries(conn)
+        unchanged = refresh_period(
+            conn, date(2026, 10, 1), date(2026, 11, 1), tz=TZ, bands=BANDS, full=True
+        )
+        conn.commit()
+    key = (GSRN_A, date(2026, 10, 12))
+    assert stale[key].total_kwh == Decimal("24.000")
+    assert changed == 1
+    assert fixed[key].total_kwh == Decimal("25.000")
+    assert fixed[(GSRN_B, date(2026, 10, 12))] == stale[(GSRN_B, date(2026, 10, 12))]
+    assert unchanged == 0
