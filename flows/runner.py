@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -43,8 +44,20 @@ def ensure_recovery(recovery_dir: Path) -> None:
     )
 
 
+def free_ports(count: int) -> list[int]:
+    """Loopback ports that are free now (held open together, so they are distinct)."""
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [sock.getsockname()[1] for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
 def flow_commands(
-    cfg: Settings, processes: int, until_end: bool, base_port: int
+    cfg: Settings, processes: int, until_end: bool, ports: list[int] | None = None
 ) -> list[list[str]]:
     """The command line of each Bytewax process (one per process index)."""
     target = f"flows.ingest:build_flow(until_end={until_end})"
@@ -62,7 +75,7 @@ def flow_commands(
     ]
     if processes == 1:
         return [common]
-    addresses = ";".join(f"127.0.0.1:{base_port + i}" for i in range(processes))
+    addresses = ";".join(f"127.0.0.1:{port}" for port in (ports or free_ports(processes)))
     return [[*common, "-i", str(i), "-a", addresses] for i in range(processes)]
 
 
@@ -71,7 +84,7 @@ def start_flow(
     *,
     processes: int = 1,
     until_end: bool = False,
-    cluster_port: int = 2101,
+    cluster_ports: list[int] | None = None,
     env: dict[str, str] | None = None,
     log_dir: Path | None = None,
 ) -> list[subprocess.Popen[bytes]]:
@@ -80,7 +93,7 @@ def start_flow(
     ensure_topic(cfg, cfg.deadletter_topic, partitions=1)
     ensure_recovery(cfg.recovery_dir)
     procs = []
-    for index, command in enumerate(flow_commands(cfg, processes, until_end, cluster_port)):
+    for index, command in enumerate(flow_commands(cfg, processes, until_end, cluster_ports)):
         proc_env = {**os.environ, **(env or {})}
         proc_env["ELFLOW_METRICS_PORT"] = str(cfg.metrics_port + index) if cfg.metrics_port else "0"
         out = None

@@ -48,9 +48,7 @@ def _configure(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, url: str, name: 
 
 
 def _run_to_end(cfg: Settings, tmp_path: Path, processes: int = 1) -> None:
-    procs = start_flow(
-        cfg, processes=processes, until_end=True, cluster_port=free_port(), log_dir=tmp_path
-    )
+    procs = start_flow(cfg, processes=processes, until_end=True, log_dir=tmp_path)
     codes = [p.wait(timeout=300) for p in procs]
     assert codes == [0] * processes, _logs(tmp_path)
 
