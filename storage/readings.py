@@ -79,6 +79,17 @@ CREATE TEMP TABLE IF NOT EXISTS incoming_transaction (
 ) ON COMMIT DELETE ROWS
 """
 
+_METERING_TYPES = [
+    "text",
+    "timestamptz",
+    "text",
+    "numeric",
+    "text",
+    "text",
+    "text",
+    "timestamptz",
+    "timestamptz",
+]
 _METERING_COLUMNS = (
     'metering_point_id, "timestamp", resolution, quantity_kwh, quality, '
     "source_message_id, transaction_id, created_at, received_at"
@@ -148,44 +159,39 @@ def _claim(conn: Conn, items: list[TransactionItem], result: BatchResult) -> lis
 
 
 def _append_readings(conn: Conn, items: list[TransactionItem], result: BatchResult) -> None:
-    """COPY the readings in text format, formatted here: per reading only the timestamp and the
-    quantity vary, so one f-string per row beats psycopg's per-value binary adaptation."""
-    received = datetime.now(UTC).isoformat()
+    # Binary COPY: measured faster end to end than text COPY formatted in Python, because the
+    # server no longer parses timestamps and numerics from text.
+    received = datetime.now(UTC)
     newest: datetime | None = None
     count = 0
-    lines: list[str] = []
-    for item in items:
-        head = f"{_copy_text(item.gsrn)}\t"
-        middle = f"\t{_copy_text(item.resolution)}\t"
-        tail = (
-            f"\t{_copy_text(item.document_id)}\t{_copy_text(item.transaction_id)}"
-            f"\t{item.created.isoformat()}\t{received}\n"
-        )
-        for ts, quantity, quality in item.readings:
-            value = "\\N" if quantity is None else str(quantity)
-            lines.append(f"{head}{ts.isoformat()}{middle}{value}\t{quality}{tail}")
-        count += len(item.readings)
-        if item.readings:
-            last = item.readings[-1][0]
-            newest = last if newest is None or last > newest else newest
-    with conn.cursor().copy(f"COPY metering_data ({_METERING_COLUMNS}) FROM STDIN") as copy:
-        for first in range(0, len(lines), 10_000):
-            copy.write("".join(lines[first : first + 10_000]))
+    with conn.cursor().copy(
+        f"COPY metering_data ({_METERING_COLUMNS}) FROM STDIN (FORMAT BINARY)"
+    ) as copy:
+        copy.set_types(_METERING_TYPES)
+        for item in items:
+            gsrn, resolution = item.gsrn, item.resolution
+            document, transaction, created = item.document_id, item.transaction_id, item.created
+            for ts, quantity, quality in item.readings:
+                copy.write_row(
+                    (
+                        gsrn,
+                        ts,
+                        resolution,
+                        quantity,
+                        quality,
+                        document,
+                        transaction,
+                        created,
+                        received,
+                    )
+                )
+            count += len(item.readings)
+            if item.readings:
+                last = item.readings[-1][0]
+                newest = last if newest is None or last > newest else newest
     result.transactions_written = len(items)
     result.readings_written = count
     result.newest_reading = newest
-
-
-def _copy_text(value: str) -> str:
-    """Escape a value for COPY's text format (ids come from outside; be safe)."""
-    if any(c in value for c in "\\\t\n\r"):
-        return (
-            value.replace("\\", "\\\\")
-            .replace("\t", "\\t")
-            .replace("\n", "\\n")
-            .replace("\r", "\\r")
-        )
-    return value
 
 
 def _day_slices(
