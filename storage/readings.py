@@ -259,7 +259,8 @@ def _record_dead_letters(conn: Conn, dead: list[DeadLetterItem], result: BatchRe
                 """INSERT INTO dead_letter_message (id, original_message_id, queue_name, error_reason,
                        raw_payload, reason_code, kafka_partition, kafka_offset)
                    VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
-                   ON CONFLICT (queue_name, kafka_partition, kafka_offset) DO NOTHING
+                   -- Same offset (a replay) or same bytes (a redelivery): already stored.
+                   ON CONFLICT DO NOTHING
                    RETURNING id""",
                 (
                     uuid.uuid4(),

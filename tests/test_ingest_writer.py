@@ -193,6 +193,7 @@ def test_bad_input_is_dead_lettered_with_reason_and_offset_once(db: str) -> None
     bad = _day_doc("D9", 6, "0.2501")  # four decimals
     result = _write(db, _items(b"\xff\xfenot json", bad, partition=1, first_offset=40))
     again = _write(db, _items(b"\xff\xfenot json", bad, partition=1, first_offset=40))
+    redelivered = _write(db, _items(bad, partition=0, first_offset=99))
     with connect(db) as conn:
         rows = conn.execute(
             """SELECT reason_code, kafka_partition, kafka_offset, raw_payload, resolved,
@@ -202,6 +203,7 @@ def test_bad_input_is_dead_lettered_with_reason_and_offset_once(db: str) -> None
         inbound = conn.execute("SELECT data_hub_message_id, status FROM inbound_message").fetchall()
     assert dict(result.dead_letters) == {"unparseable": 1, "too_many_decimals": 1}
     assert sum(again.dead_letters.values()) == 0
+    assert sum(redelivered.dead_letters.values()) == 0
     assert rows == [
         ("unparseable", 1, 40, b"\xff\xfenot json", False, None),
         ("too_many_decimals", 1, 41, bad, False, "D9"),
