@@ -21,24 +21,10 @@ from flows.publisher import publish
 from flows.runner import start_flow
 from schemas.settings import Settings, settings
 from storage.db import connect
+from storage.readings import METERING_COLUMNS, METERING_TYPES
 from storage.scratch import scratch_database
 
 COPY_BATCH = 20_000
-_COLUMNS = (
-    'metering_point_id, "timestamp", resolution, quantity_kwh, quality, source_message_id, '
-    "transaction_id, created_at, received_at"
-)
-_TYPES = [
-    "text",
-    "timestamptz",
-    "text",
-    "numeric",
-    "text",
-    "text",
-    "text",
-    "timestamptz",
-    "timestamptz",
-]
 
 
 @dataclass
@@ -115,7 +101,7 @@ def bench_ingest(spec: FeedSpec, processes: int = 1) -> IngestFigures:
             span = conn.execute(
                 "SELECT extract(epoch FROM max(received_at) - min(received_at)) FROM metering_data"
             ).fetchone()
-            rows = conn.execute(f"SELECT {_COLUMNS} FROM metering_data").fetchall()
+            rows = conn.execute(f"SELECT {METERING_COLUMNS} FROM metering_data").fetchall()
             conn.execute("TRUNCATE metering_data")
             conn.commit()
             started = time.perf_counter()
@@ -123,10 +109,10 @@ def bench_ingest(spec: FeedSpec, processes: int = 1) -> IngestFigures:
                 with (
                     conn.transaction(),
                     conn.cursor().copy(
-                        f"COPY metering_data ({_COLUMNS}) FROM STDIN (FORMAT BINARY)"
+                        f"COPY metering_data ({METERING_COLUMNS}) FROM STDIN (FORMAT BINARY)"
                     ) as copy,
                 ):
-                    copy.set_types(_TYPES)
+                    copy.set_types(METERING_TYPES)
                     for row in rows[first : first + COPY_BATCH]:
                         copy.write_row(row)
             copy_seconds = time.perf_counter() - started

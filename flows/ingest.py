@@ -32,6 +32,10 @@ from storage.readings import BatchResult, DeadLetterItem, write_batch
 # Sink partitions: the unit of write parallelism. Fixed, because the GSRN → partition mapping must
 # not change between runs (one metering point, one writer).
 SINK_PARTITIONS = 4
+# librdkafka prefetches up to 64 MB per partition by default, so the flow's memory grew with the
+# backlog until that cap; 8 MB per partition keeps it flat and still feeds the sink faster than
+# it writes. ELFLOW_KAFKA_CONFIG overrides it.
+_CONSUMER_DEFAULTS = {"queued.max.messages.kbytes": "8192"}
 # How long a sink keeps retrying a batch while the database is unreachable before the flow stops.
 RECONNECT_PATIENCE_SECONDS = 300.0
 
@@ -174,7 +178,7 @@ def build_flow(until_end: bool = False) -> Dataflow:
         brokers,
         [cfg.readings_topic],
         tail=not until_end,
-        add_config={k: str(v) for k, v in kafka_config.items()},
+        add_config={**_CONSUMER_DEFAULTS, **{k: str(v) for k, v in kafka_config.items()}},
         batch_size=500,
         raise_on_errors=False,
     )

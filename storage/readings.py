@@ -79,7 +79,7 @@ CREATE TEMP TABLE IF NOT EXISTS incoming_transaction (
 ) ON COMMIT DELETE ROWS
 """
 
-_METERING_TYPES = [
+METERING_TYPES = [
     "text",
     "timestamptz",
     "text",
@@ -90,7 +90,7 @@ _METERING_TYPES = [
     "timestamptz",
     "timestamptz",
 ]
-_METERING_COLUMNS = (
+METERING_COLUMNS = (
     'metering_point_id, "timestamp", resolution, quantity_kwh, quality, '
     "source_message_id, transaction_id, created_at, received_at"
 )
@@ -165,9 +165,9 @@ def _append_readings(conn: Conn, items: list[TransactionItem], result: BatchResu
     newest: datetime | None = None
     count = 0
     with conn.cursor().copy(
-        f"COPY metering_data ({_METERING_COLUMNS}) FROM STDIN (FORMAT BINARY)"
+        f"COPY metering_data ({METERING_COLUMNS}) FROM STDIN (FORMAT BINARY)"
     ) as copy:
-        copy.set_types(_METERING_TYPES)
+        copy.set_types(METERING_TYPES)
         for item in items:
             gsrn, resolution = item.gsrn, item.resolution
             document, transaction, created = item.document_id, item.transaction_id, item.created

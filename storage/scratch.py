@@ -1,4 +1,5 @@
-"""Throw-away databases for benchmarks: created from the admin connection, migrated, dropped."""
+"""Throw-away databases for tests and benchmarks: created through the admin connection, with
+the timescaledb extension (which only a superuser may create) and optionally the schema."""
 
 from __future__ import annotations
 
@@ -21,16 +22,20 @@ def admin_url() -> str:
 
 
 @contextmanager
-def scratch_database(prefix: str = "elflow_bench") -> Iterator[str]:
-    """A new migrated database owned by the elflow role; yields its URL and drops it after."""
+def scratch_database(
+    prefix: str = "elflow_scratch", *, migrated: bool = True, keep: bool = False
+) -> Iterator[str]:
+    """A new database owned by the elflow role; yields its URL and drops it afterwards (unless
+    `keep`)."""
     admin = admin_url()
-    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
     try:
         with psycopg.connect(admin, autocommit=True, connect_timeout=10) as conn:
             conn.execute(f'CREATE DATABASE "{name}" OWNER elflow')
     except psycopg.Error as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ConfigError(
-            f"cannot create a scratch database via ELFLOW_ADMIN_DATABASE_URL: {exc}"
+            f"cannot create a scratch database via ELFLOW_ADMIN_DATABASE_URL: {first}"
         ) from None
     base = admin.rsplit("/", 1)[0]
     try:
@@ -38,9 +43,11 @@ def scratch_database(prefix: str = "elflow_bench") -> Iterator[str]:
             conn.execute("SET client_min_messages = error")
             conn.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
         url = f"{base.replace('postgres@', 'elflow@', 1)}/{name}"
-        with connect(url) as conn:
-            migrate(conn)
+        if migrated:
+            with connect(url) as conn:
+                migrate(conn)
         yield url
     finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        if not keep:
+            with psycopg.connect(admin, autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -9,53 +9,26 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 
 import psycopg
 import pytest
 
-from schemas.settings import LOCAL_KAFKA_PORT, LOCAL_PG_PORT
+from schemas.settings import LOCAL_KAFKA_PORT
+from storage.scratch import admin_url
+from storage.scratch import scratch_database as create_scratch_database
 
-ADMIN_URL = os.environ.get(
-    "ELFLOW_ADMIN_DATABASE_URL", f"postgresql://postgres@127.0.0.1:{LOCAL_PG_PORT}/postgres"
-)
+ADMIN_URL = admin_url()
 KAFKA_BOOTSTRAP = os.environ.get("ELFLOW_KAFKA_BOOTSTRAP", f"127.0.0.1:{LOCAL_KAFKA_PORT}")
 
 
-def _admin() -> psycopg.Connection[tuple]:  # type: ignore[type-arg]
+def scratch_database(*, migrated: bool) -> AbstractContextManager[str]:
+    """A new database for one test (see storage.scratch), dropped afterwards."""
     try:
-        return psycopg.connect(ADMIN_URL, autocommit=True, connect_timeout=5)
+        psycopg.connect(ADMIN_URL, connect_timeout=5).close()
     except psycopg.OperationalError as exc:
         pytest.fail(f"local stack is not running ({exc}); start it with deploy/stack.sh up")
-
-
-def _database_url(name: str) -> str:
-    base = ADMIN_URL.rsplit("/", 1)[0].replace("postgres@", "elflow@", 1)
-    return f"{base}/{name}"
-
-
-@contextmanager
-def scratch_database(*, migrated: bool) -> Iterator[str]:
-    """A new database with the timescaledb extension (and the schema if `migrated`), dropped
-    afterwards; yields its URL for the elflow role."""
-    name = f"elflow_test_{uuid.uuid4().hex[:12]}"
-    with _admin() as admin:
-        admin.execute(f'CREATE DATABASE "{name}" OWNER elflow')
-    with psycopg.connect(ADMIN_URL.rsplit("/", 1)[0] + f"/{name}", autocommit=True) as conn:
-        conn.execute("SET client_min_messages = error")
-        conn.execute("CREATE EXTENSION timescaledb")
-    url = _database_url(name)
-    try:
-        if migrated:
-            from storage.db import connect
-            from storage.migrate import migrate
-
-            with connect(url) as conn:
-                migrate(conn)
-        yield url
-    finally:
-        with _admin() as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    return create_scratch_database("elflow_test", migrated=migrated)
 
 
 def use_database(monkeypatch: pytest.MonkeyPatch, url: str) -> None:
@@ -66,30 +39,27 @@ def use_database(monkeypatch: pytest.MonkeyPatch, url: str) -> None:
     settings.cache_clear()
 
 
-@pytest.fixture
-def empty_db(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """A new database with the timescaledb extension and nothing else; yields its URL."""
+def _database_fixture(monkeypatch: pytest.MonkeyPatch, *, migrated: bool) -> Iterator[str]:
     from schemas.settings import settings
 
-    with scratch_database(migrated=False) as url:
+    with scratch_database(migrated=migrated) as url:
         use_database(monkeypatch, url)
         try:
             yield url
         finally:
             settings.cache_clear()
+
+
+@pytest.fixture
+def empty_db(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A new database with the timescaledb extension and nothing else; yields its URL."""
+    yield from _database_fixture(monkeypatch, migrated=False)
 
 
 @pytest.fixture
 def db(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """A new, fully migrated database; yields its URL."""
-    from schemas.settings import settings
-
-    with scratch_database(migrated=True) as url:
-        use_database(monkeypatch, url)
-        try:
-            yield url
-        finally:
-            settings.cache_clear()
+    yield from _database_fixture(monkeypatch, migrated=True)
 
 
 @pytest.fixture
