@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import signal
-import sys
 import time
-from collections import Counter
 from collections.abc import Callable
 from datetime import date
 from types import FrameType
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from flows.feed import FeedSpec
 
 Registrar = Callable[[argparse._SubParsersAction], None]  # type: ignore[type-arg]
 
@@ -31,7 +33,7 @@ def _feed_spec_args(parser: argparse.ArgumentParser, *, points: int, days: int) 
     parser.add_argument("--malformed-rate", type=float, default=0.005)
 
 
-def _feed_spec(args: argparse.Namespace) -> object:
+def _feed_spec(args: argparse.Namespace) -> FeedSpec:
     from flows.feed import FeedSpec
 
     return FeedSpec(
@@ -47,27 +49,15 @@ def _feed_spec(args: argparse.Namespace) -> object:
 
 # ---------------------------------------------------------------------------------------- feed
 def _feed(args: argparse.Namespace) -> int:
-    from flows.feed import FeedSpec, generate_feed
-    from flows.publisher import publish
+    from flows.publisher import describe_kinds, publish_feed
     from schemas.settings import settings
 
     cfg = settings()
-    spec = _feed_spec(args)
-    assert isinstance(spec, FeedSpec)
-    kinds: Counter[str] = Counter()
-
-    def messages() -> object:
-        for message in generate_feed(spec):
-            kinds[message.kind] += 1
-            yield message.key, message.value
-
+    topic = args.topic or cfg.readings_topic
     started = time.perf_counter()
-    count = publish(cfg, args.topic or cfg.readings_topic, messages(), partitions=args.partitions)  # type: ignore[arg-type]
+    count, kinds = publish_feed(cfg, topic, _feed_spec(args), partitions=args.partitions)
     elapsed = time.perf_counter() - started
-    detail = ", ".join(f"{k} {v}" for k, v in sorted(kinds.items()))
-    print(
-        f"published {count} documents to {args.topic or cfg.readings_topic} in {elapsed:.1f} s ({detail})"
-    )
+    print(f"published {count} documents to {topic} in {elapsed:.1f} s ({describe_kinds(kinds)})")
     return 0
 
 
@@ -158,11 +148,6 @@ def _deadletters_parser(sub: argparse._SubParsersAction) -> None:  # type: ignor
     replay = dl.add_parser("replay", help="re-process open dead letters with the current code")
     replay.add_argument("--id", action="append", help="only this dead letter (repeatable)")
     replay.set_defaults(handler=_deadletters_replay)
-
-
-def main_error(message: str) -> int:
-    print(f"elflow: {message}", file=sys.stderr)
-    return 2
 
 
 # --------------------------------------------------------------------------------------- bench

@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import argparse
 import time
-from collections import Counter
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from deploy.demo_data import write_demo_files
-from flows.feed import DEFAULT_GRID_AREAS, FeedSpec, generate_feed
-from flows.publisher import publish
+from flows.feed import DEFAULT_GRID_AREAS, FeedSpec
+from flows.publisher import describe_kinds, publish_feed
 from flows.runner import start_flow
 from schemas.settings import ConfigError, Settings, settings
 from storage.db import Conn, connect
@@ -29,18 +27,8 @@ def load_reference_data(conn: Conn, spec: FeedSpec, directory: Path) -> None:
 
 def ingest_until_caught_up(cfg: Settings, spec: FeedSpec, processes: int = 1) -> tuple[int, float]:
     """Publish the feed and run the flow until the end of the topic; returns (documents, s)."""
-    kinds: Counter[str] = Counter()
-
-    def messages() -> Iterator[tuple[bytes, bytes]]:
-        for message in generate_feed(spec):
-            kinds[message.kind] += 1
-            yield message.key, message.value
-
-    published = publish(cfg, cfg.readings_topic, messages(), partitions=2)
-    print(
-        f"published {published} documents to {cfg.readings_topic} "
-        f"({', '.join(f'{k} {v}' for k, v in sorted(kinds.items()))})"
-    )
+    published, kinds = publish_feed(cfg, cfg.readings_topic, spec)
+    print(f"published {published} documents to {cfg.readings_topic} ({describe_kinds(kinds)})")
     started = time.perf_counter()
     procs = start_flow(cfg, processes=processes, until_end=True)
     codes = [p.wait() for p in procs]

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Iterable, Iterator
 
 from confluent_kafka import KafkaException, Producer
 
+from flows.feed import FeedSpec, generate_feed
 from flows.runner import ensure_topic
 from schemas.settings import Settings
 
@@ -41,3 +43,22 @@ def publish(
             f"{remaining} messages undelivered, {len(errors)} errors: {errors[:3]}"
         )
     return count
+
+
+def publish_feed(
+    cfg: Settings, topic: str, spec: FeedSpec, *, partitions: int = 2
+) -> tuple[int, Counter[str]]:
+    """Publish a generated feed; returns the count and how many of each kind (original,
+    correction, duplicate, malformed) were sent."""
+    kinds: Counter[str] = Counter()
+
+    def messages() -> Iterator[tuple[bytes, bytes]]:
+        for message in generate_feed(spec):
+            kinds[message.kind] += 1
+            yield message.key, message.value
+
+    return publish(cfg, topic, messages(), partitions=partitions), kinds
+
+
+def describe_kinds(kinds: Counter[str]) -> str:
+    return ", ".join(f"{kind} {count}" for kind, count in sorted(kinds.items()))

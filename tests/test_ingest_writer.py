@@ -297,3 +297,29 @@ def test_refresh_recomputes_exactly_the_days_whose_readings_changed_behind_its_b
     assert fixed[key].total_kwh == Decimal("25.000")
     assert fixed[(GSRN_B, date(2026, 10, 12))] == stale[(GSRN_B, date(2026, 10, 12))]
     assert unchanged == 0
+
+
+def test_deadletters_cli_lists_and_replays(db: str) -> None:
+    import os
+    import subprocess
+    import sys
+
+    _write(db, _items(b"garbage", _day_doc("D7", 6, "0.2501"), first_offset=3))
+    env = {**os.environ, "ELFLOW_DATABASE_URL": db}
+
+    def elflow(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "deploy.cli", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    listed = elflow("deadletters", "list")
+    replayed = elflow("deadletters", "replay")
+    assert listed.returncode == 0
+    assert "unparseable" in listed.stdout and "too_many_decimals" in listed.stdout
+    assert "readings[0]@4: series D7-t1 position 1" in listed.stdout
+    assert replayed.returncode == 1  # both still fail with today's parser
+    assert "replayed 2: 0 resolved, 2 still failing" in replayed.stdout
