@@ -233,7 +233,9 @@ def _update_summaries(
             )
         else:
             recompute.append(key)
-    changed = write_day_rows(conn, fresh)
+    taken = write_day_rows(conn, fresh)
+    recompute.extend(taken)
+    changed = len(fresh) - len(taken)
     if recompute:
         changed += recompute_days(conn, recompute, tz=tz, bands=bands)
     return changed

@@ -274,9 +274,12 @@ def existing_days(conn: Conn, days: Iterable[tuple[str, date]]) -> set[tuple[str
     return {(r[0], r[1]) for r in rows}
 
 
-def write_day_rows(conn: Conn, rows: Sequence[DayRow]) -> int:
+def write_day_rows(conn: Conn, rows: Sequence[DayRow]) -> set[tuple[str, date]]:
+    """Insert summaries of fresh days; returns the days that turned out not to be fresh (another
+    writer, e.g. a dead-letter replay beside the flow, committed a summary for them meanwhile)
+    and must be recomputed from the readings instead."""
     if not rows:
-        return 0
+        return set()
     conn.execute(
         """CREATE TEMP TABLE IF NOT EXISTS fresh_summary (LIKE daily_summary INCLUDING DEFAULTS)
            ON COMMIT DELETE ROWS"""
@@ -304,15 +307,10 @@ def write_day_rows(conn: Conn, rows: Sequence[DayRow]) -> int:
                     r.versions,
                 )
             )
-    changed = conn.execute(
-        """INSERT INTO daily_summary AS ds SELECT * FROM fresh_summary
-           ON CONFLICT (metering_point_id, date) DO UPDATE SET
-               total_kwh = EXCLUDED.total_kwh, peak_kwh = EXCLUDED.peak_kwh,
-               off_peak_kwh = EXCLUDED.off_peak_kwh, super_peak_kwh = EXCLUDED.super_peak_kwh,
-               resolution = EXCLUDED.resolution, points_received = EXCLUDED.points_received,
-               points_expected = EXCLUDED.points_expected, missing_count = EXCLUDED.missing_count,
-               estimated_count = EXCLUDED.estimated_count, slot_kwh = EXCLUDED.slot_kwh,
-               versions = EXCLUDED.versions, updated_at = EXCLUDED.updated_at"""
-    ).rowcount
+    inserted = conn.execute(
+        """INSERT INTO daily_summary SELECT * FROM fresh_summary
+           ON CONFLICT (metering_point_id, date) DO NOTHING
+           RETURNING metering_point_id, date"""
+    ).fetchall()
     conn.execute("TRUNCATE fresh_summary")
-    return changed
+    return {(r.gsrn, r.day) for r in rows} - {(g, d) for g, d in inserted}

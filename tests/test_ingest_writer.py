@@ -323,3 +323,37 @@ def test_deadletters_cli_lists_and_replays(db: str) -> None:
     assert "readings[0]@4: series D7-t1 position 1" in listed.stdout
     assert replayed.returncode == 1  # both still fail with today's parser
     assert "replayed 2: 0 resolved, 2 still failing" in replayed.stdout
+
+
+def test_two_writers_of_the_same_fresh_day_still_give_an_exact_summary(db: str) -> None:
+    import threading
+    import time
+
+    # The flow and a dead-letter replay may write the same metering point's new day at once:
+    # both see no summary yet. The second must not overwrite the first's summary.
+    first = _items(_day_doc("A", 6, "0.250"))
+    second = _items(_day_doc("B", 9, "0.500"), first_offset=1)
+    # Another metering point's day first, so the month's chunk exists: creating a chunk takes a
+    # lock that would serialise the two writers before they ever reach the summaries.
+    _write(db, _items(_day_doc("P", 6, "0.100", gsrn=GSRN_B), first_offset=9))
+    with connect(db) as one, connect(db) as two:
+        with one.transaction():
+            write_batch(one, first, tz=TZ, bands=BANDS)
+            writer = threading.Thread(
+                target=write_batch, args=(two, second), kwargs={"tz": TZ, "bands": BANDS}
+            )
+            writer.start()
+            time.sleep(1.0)
+            blocked = writer.is_alive()  # waiting for the first writer's summary row
+        writer.join(timeout=30)
+        summary = one.execute(
+            "SELECT total_kwh, versions FROM daily_summary WHERE metering_point_id = %s",
+            (GSRN_A,),
+        ).fetchone()
+        one.commit()
+        changed = refresh_period(
+            one, date(2026, 10, 1), date(2026, 11, 1), tz=TZ, bands=BANDS, full=True
+        )
+    assert blocked
+    assert summary == (Decimal("48.000"), 192)  # B (created later) wins, both versions counted
+    assert changed == 0
