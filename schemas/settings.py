@@ -56,6 +56,16 @@ class Settings(BaseSettings):
             raise ValueError("must be a JSON object of librdkafka settings")
         return {str(k): str(v) for k, v in value.items()}
 
+    @field_validator("bands")
+    @classmethod
+    def _every_hour_one_band(
+        cls, value: dict[str, list[tuple[int, int]]]
+    ) -> dict[str, list[tuple[int, int]]]:
+        from schemas.bands import validate_bands
+
+        validate_bands(value)
+        return value
+
     def kafka_client_config(self, **extra: str) -> dict[str, str | int | float | bool]:
         """librdkafka settings for any client: bootstrap plus the pass-through settings."""
         return {"bootstrap.servers": self.kafka_bootstrap, **self.kafka_config, **extra}

@@ -166,3 +166,17 @@ def test_naive_datetimes_are_refused() -> None:
         band_of(naive, DEFAULT_BANDS)
     with pytest.raises(ValueError):
         local_date(naive)
+
+
+def test_settings_refuse_bands_that_leave_an_hour_without_a_band(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from schemas.settings import ConfigError, load_settings
+
+    monkeypatch.setenv("ELFLOW_BANDS", '{"peak": [[0, 20]]}')
+    with pytest.raises(
+        ConfigError, match=r"^bad setting ELFLOW_BANDS: .*local hours \[20, 21, 22, 23\]"
+    ):
+        load_settings()
+    monkeypatch.setenv("ELFLOW_BANDS", '{"day": [[6, 22]], "night": [[0, 6], [22, 24]]}')
+    assert load_settings().bands["night"] == [(0, 6), (22, 24)]
