@@ -57,7 +57,8 @@ timescaledb_installed() {
 }
 
 build_timescaledb() {
-    if timescaledb_installed; then
+    # ELFLOW_REBUILD_TIMESCALEDB=1 builds and installs again (e.g. after a PostgreSQL upgrade).
+    if timescaledb_installed && [ "${ELFLOW_REBUILD_TIMESCALEDB:-0}" != 1 ]; then
         return
     fi
     local work="$LOCAL/build/timescaledb"
