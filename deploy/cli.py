@@ -8,6 +8,8 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from confluent_kafka import KafkaException
+
 from schemas.settings import ConfigError
 
 STACK_SCRIPT = Path(__file__).with_name("stack.sh")
@@ -90,6 +92,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return handler(args)
     except ConfigError as exc:
         print(f"elflow: {exc}", file=sys.stderr)
+        return 2
+    except KafkaException as exc:
+        from schemas.settings import settings
+
+        bootstrap = settings().kafka_bootstrap
+        print(
+            f"elflow: Kafka at ELFLOW_KAFKA_BOOTSTRAP={bootstrap}: {exc.args[0]}", file=sys.stderr
+        )
         return 2
     except KeyboardInterrupt:
         return 130

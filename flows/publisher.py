@@ -8,7 +8,7 @@ from collections.abc import Iterable, Iterator
 from confluent_kafka import KafkaException, Producer
 
 from flows.feed import FeedSpec, generate_feed
-from flows.runner import ensure_topic
+from flows.runner import ensure_topic, quiet_client_config
 from schemas.settings import Settings
 
 
@@ -18,7 +18,7 @@ def publish(
     """Produce (key, value) pairs and wait until the broker has them all; returns the count."""
     ensure_topic(cfg, topic, partitions)
     producer = Producer(
-        cfg.kafka_client_config(**{"linger.ms": "20", "acks": "all", "enable.idempotence": "true"})
+        quiet_client_config(cfg, **{"linger.ms": "20", "acks": "all", "enable.idempotence": "true"})
     )
     errors: list[str] = []
 

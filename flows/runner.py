@@ -17,9 +17,15 @@ SNAPSHOT_SECONDS = 2
 RECOVERY_PARTITIONS = 4
 
 
+def quiet_client_config(cfg: Settings, **extra: str) -> dict[str, str | int | float | bool]:
+    """Settings for a short-lived client of a command: librdkafka's own log lines (one per
+    reconnect attempt) are silenced, because the command reports a failure in one line itself."""
+    return {"log_level": 2, **cfg.kafka_client_config(**extra)}
+
+
 def ensure_topic(cfg: Settings, topic: str, partitions: int) -> None:
     """Create the topic if it does not exist (an existing topic is left as it is)."""
-    admin = AdminClient(cfg.kafka_client_config())
+    admin = AdminClient(quiet_client_config(cfg))
     if topic in admin.list_topics(timeout=15).topics:
         return
     futures = admin.create_topics(

@@ -250,3 +250,19 @@ def test_the_stack_script_run_again_is_a_no_op() -> None:
     assert "already running" in result.stderr
     assert "starting" not in result.stderr
     assert "installing" not in result.stderr and "building" not in result.stderr
+
+
+def test_an_unreachable_broker_gives_one_clear_line() -> None:
+    env = {"ELFLOW_KAFKA_BOOTSTRAP": "127.0.0.1:1", "PATH": "/usr/bin:/bin"}
+    result = subprocess.run(
+        [sys.executable, "-m", "deploy.cli", "feed", "--metering-points", "1", "--days", "1"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("elflow: Kafka at ELFLOW_KAFKA_BOOTSTRAP=127.0.0.1:1: ")
