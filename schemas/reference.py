@@ -208,7 +208,23 @@ class CustomerRow(_Frozen):
     status: CustomerStatus
 
 
-class ContractRow(_Frozen):
+class _LocalDatePeriod(_Frozen):
+    """Local dates [start_date, end_date): from local midnight to local midnight (exclusive;
+    end_date None = ongoing)."""
+
+    start_date: date
+    end_date: date | None
+
+    @property
+    def start_utc(self) -> datetime:
+        return local_midnight_utc(self.start_date)
+
+    @property
+    def end_utc(self) -> datetime | None:
+        return None if self.end_date is None else local_midnight_utc(self.end_date)
+
+
+class ContractRow(_LocalDatePeriod):
     """A contract; `start_date`/`end_date` are local dates, the end exclusive (None = open)."""
 
     id: uuid.UUID
@@ -218,35 +234,15 @@ class ContractRow(_Frozen):
     billing_frequency: BillingFrequency
     payment_model: PaymentModel
     payment_term_days: int
-    start_date: date
-    end_date: date | None
-
-    @property
-    def start_utc(self) -> datetime:
-        return local_midnight_utc(self.start_date)
-
-    @property
-    def end_utc(self) -> datetime | None:
-        return None if self.end_date is None else local_midnight_utc(self.end_date)
 
 
-class SupplyPeriodRow(_Frozen):
+class SupplyPeriodRow(_LocalDatePeriod):
     """A period in which we supply a metering point: from local midnight of `start_date` to
     local midnight of `end_date` (exclusive; None = ongoing)."""
 
     id: uuid.UUID
     gsrn: str
-    start_date: date
-    end_date: date | None
     end_reason: EndReason | None
-
-    @property
-    def start_utc(self) -> datetime:
-        return local_midnight_utc(self.start_date)
-
-    @property
-    def end_utc(self) -> datetime | None:
-        return None if self.end_date is None else local_midnight_utc(self.end_date)
 
 
 class MeteringPointRow(_Frozen):

@@ -144,28 +144,22 @@ def _bench(spec: BenchSpec, url: str, progress: Callable[[str], None]) -> str:
         generate_s = time.perf_counter() - started
         progress(f"bench: {readings} readings generated in {generate_s:.1f} s; refreshing …")
 
-        started = time.perf_counter()
-        with conn.transaction():
-            refresh_period(
-                conn,
-                period.start,
-                period.end,
-                tz=cfg.timezone,
-                bands=list(band_table(cfg.bands)),
-            )
-        refresh_s = time.perf_counter() - started
+        def timed_refresh() -> float:
+            started = time.perf_counter()
+            with conn.transaction():
+                refresh_period(
+                    conn,
+                    period.start,
+                    period.end,
+                    tz=cfg.timezone,
+                    bands=list(band_table(cfg.bands)),
+                )
+            return time.perf_counter() - started
+
+        refresh_s = timed_refresh()
         conn.execute("ANALYZE daily_summary")
         # What `elflow settle` pays when ingest kept the summaries current: a version count.
-        started = time.perf_counter()
-        with conn.transaction():
-            refresh_period(
-                conn,
-                period.start,
-                period.end,
-                tz=cfg.timezone,
-                bands=list(band_table(cfg.bands)),
-            )
-        check_s = time.perf_counter() - started
+        check_s = timed_refresh()
 
         progress("bench: settlement run …")
         started = time.perf_counter()

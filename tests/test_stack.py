@@ -208,15 +208,21 @@ def test_kafka_round_trip(kafka_bootstrap: str, topic: str) -> None:
     assert received == sent
 
 
-def test_a_bad_database_url_gives_one_clear_line() -> None:
-    env = {"ELFLOW_DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none", "PATH": "/usr/bin:/bin"}
-    result = subprocess.run(
-        [sys.executable, "-m", "deploy.cli", "db", "migrate"],
+def _elflow(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """The CLI in a clean environment (only `env` and PATH), as an operator would run it."""
+    return subprocess.run(
+        [sys.executable, "-m", "deploy.cli", *args],
         cwd=ROOT,
-        env=env,
+        env={"PATH": "/usr/bin:/bin", **env},
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=120,
+    )
+
+
+def test_a_bad_database_url_gives_one_clear_line() -> None:
+    result = _elflow(
+        {"ELFLOW_DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none"}, "db", "migrate"
     )
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
@@ -226,15 +232,7 @@ def test_a_bad_database_url_gives_one_clear_line() -> None:
 
 
 def test_a_malformed_database_url_gives_one_clear_line() -> None:
-    env = {"ELFLOW_DATABASE_URL": "mysql://x", "PATH": "/usr/bin:/bin"}
-    result = subprocess.run(
-        [sys.executable, "-m", "deploy.cli", "db", "migrate"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = _elflow({"ELFLOW_DATABASE_URL": "mysql://x"}, "db", "migrate")
     assert result.returncode == 2
     assert result.stderr.strip() == (
         "elflow: bad setting ELFLOW_DATABASE_URL: Value error, must be a postgresql:// URL "
@@ -253,14 +251,8 @@ def test_the_stack_script_run_again_is_a_no_op() -> None:
 
 
 def test_an_unreachable_broker_gives_one_clear_line() -> None:
-    env = {"ELFLOW_KAFKA_BOOTSTRAP": "127.0.0.1:1", "PATH": "/usr/bin:/bin"}
-    result = subprocess.run(
-        [sys.executable, "-m", "deploy.cli", "feed", "--metering-points", "1", "--days", "1"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
+    result = _elflow(
+        {"ELFLOW_KAFKA_BOOTSTRAP": "127.0.0.1:1"}, "feed", "--metering-points", "1", "--days", "1"
     )
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
