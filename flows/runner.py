@@ -112,7 +112,3 @@ def start_flow(
             )
         )
     return procs
-
-
-def wait_all(procs: list[subprocess.Popen[bytes]], timeout: float | None = None) -> list[int]:
-    return [p.wait(timeout=timeout) for p in procs]

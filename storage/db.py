@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import psycopg
@@ -28,17 +26,6 @@ def connect(url: str | None = None, *, autocommit: bool = False) -> Conn:
         raise DatabaseUnavailable(
             f"cannot connect to ELFLOW_DATABASE_URL ({_redact(target)}): {first}"
         ) from None
-
-
-@contextmanager
-def transaction(url: str | None = None) -> Iterator[Conn]:
-    """A connection whose work commits on success and rolls back on any error."""
-    conn = connect(url)
-    try:
-        with conn.transaction():
-            yield conn
-    finally:
-        conn.close()
 
 
 def _redact(url: str) -> str:
