@@ -10,11 +10,13 @@ from typing import Any
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from schemas.errors import ElflowError
+
 LOCAL_PG_PORT = 54329
 LOCAL_KAFKA_PORT = 19092
 
 
-class ConfigError(Exception):
+class ConfigError(ElflowError):
     """A setting is missing or malformed; the message is one line meant for an operator."""
 
 
