@@ -22,7 +22,7 @@ def _load(args: argparse.Namespace) -> int:
     from schemas.reference import ReferenceDataError
     from schemas.settings import ConfigError
     from storage.db import connect
-    from storage.reference_import import import_file
+    from storage.importers import import_file
 
     with connect(autocommit=True) as conn:
         for file in args.files:
@@ -36,7 +36,7 @@ def _load(args: argparse.Namespace) -> int:
 
 @register
 def _load_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    from storage.reference_import import KINDS
+    from storage.importers import KINDS
 
     parser = sub.add_parser(
         "load",

@@ -14,7 +14,7 @@ from flows.publisher import describe_kinds, publish_feed
 from flows.runner import start_flow
 from schemas.settings import ConfigError, Settings, settings
 from storage.db import Conn, connect
-from storage.reference_import import import_file
+from storage.importers import import_file
 
 
 def load_reference_data(conn: Conn, spec: FeedSpec, directory: Path) -> None:

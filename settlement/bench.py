@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from schemas.bands import band_table
-from schemas.reference import local_midnight_utc
+from schemas.calendar import local_midnight_utc
 from schemas.settings import ConfigError, settings
 from settlement.run import parse_period, settle
 from storage.db import connect

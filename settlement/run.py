@@ -35,13 +35,13 @@ from decimal import Decimal
 import psycopg
 
 from schemas.bands import band_table
+from schemas.calendar import local_midnight_utc
 from schemas.codelists import BillingFrequency
-from schemas.reference import local_midnight_utc
 from schemas.settings import ConfigError, settings
 from settlement.aconto import settle_aconto
 from storage import settlement as sql
 from storage.db import Conn, connect
-from storage.reference_import import billing_period_id
+from storage.periods import billing_period_id
 from storage.summaries import refresh_period
 
 Progress = Callable[[str], None]

@@ -1,4 +1,6 @@
-"""Reference data parsers: good files from tests/fixtures, and every error path in one line."""
+"""Reference data parsers: good files from tests/fixtures, and every error path in one line.
+
+Parsers take bytes and a name; `source(path)` gives both."""
 
 from __future__ import annotations
 
@@ -22,18 +24,12 @@ from schemas.codelists import (
     Resolution,
     SettlementMethod,
 )
-from schemas.reference import (
-    MASTER_DATA_KINDS,
-    ChargePricePoint,
-    ReferenceDataError,
-    copenhagen_wall_time_to_utc,
-    local_midnight_utc,
-    parse_datahub_pricelist,
-    parse_day_ahead_prices,
-    parse_elspot_prices,
-    parse_master_data,
-    parse_price_list_document,
-)
+from schemas.reference import ReferenceDataError
+from schemas.reference.masterdata import MASTER_DATA_KINDS, parse_master_data
+from schemas.reference.pricelist import parse_datahub_pricelist
+from schemas.reference.pricelist_cim import ChargePricePoint, parse_price_list_document
+from schemas.reference.spot import parse_day_ahead_prices, parse_elspot_prices
+from storage.importers import read_file
 
 FIXTURES = Path(__file__).parent / "fixtures"
 REFERENCE = FIXTURES / "reference"
@@ -50,28 +46,16 @@ def write(tmp_path: Path, name: str, text: str) -> Path:
     return path
 
 
+def source(path: Path) -> tuple[bytes, str]:
+    return path.read_bytes(), path.name
+
+
 def error_of(parse: object, path: Path) -> str:
     with pytest.raises(ReferenceDataError) as caught:
-        parse(path)  # type: ignore[operator]
+        parse(*source(path))  # type: ignore[operator]
     message = str(caught.value)
     assert "\n" not in message
     return message
-
-
-# --------------------------------------------------------------------------------------------
-# Time conventions
-
-
-def test_local_midnight_is_utc_22_in_summer_and_23_in_winter() -> None:
-    assert local_midnight_utc(date(2026, 7, 1)) == utc(2026, 6, 30, 22)
-    assert local_midnight_utc(date(2026, 1, 1)) == utc(2025, 12, 31, 23)
-
-
-def test_wall_time_in_the_spring_gap_is_refused_and_repeated_hour_takes_summer_time() -> None:
-    with pytest.raises(ValueError, match="DST gap"):
-        copenhagen_wall_time_to_utc(datetime(2026, 3, 29, 2, 30))  # noqa: DTZ001
-    repeated = datetime(2026, 10, 25, 2, 30)  # noqa: DTZ001
-    assert copenhagen_wall_time_to_utc(repeated) == utc(2026, 10, 25, 0, 30)
 
 
 # --------------------------------------------------------------------------------------------
@@ -79,7 +63,7 @@ def test_wall_time_in_the_spring_gap_is_refused_and_repeated_hour_takes_summer_t
 
 
 def test_day_ahead_json_gives_quarter_hour_prices_in_dkk_per_kwh() -> None:
-    rows = parse_day_ahead_prices(REFERENCE / "day_ahead_prices_dk1_2026-10-01.json")
+    rows = parse_day_ahead_prices(*source(REFERENCE / "day_ahead_prices_dk1_2026-10-01.json"))
     assert len(rows) == 8
     first = rows[0]
     assert first.price_area is PriceArea.DK1
@@ -93,7 +77,7 @@ def test_day_ahead_json_gives_quarter_hour_prices_in_dkk_per_kwh() -> None:
 
 
 def test_day_ahead_csv_with_bom_decimal_comma_and_repeated_local_hour_on_dst_day() -> None:
-    rows = parse_day_ahead_prices(REFERENCE / "day_ahead_prices_dk2_2026-10-25_dst.csv")
+    rows = parse_day_ahead_prices(*source(REFERENCE / "day_ahead_prices_dk2_2026-10-25_dst.csv"))
     assert len(rows) == 12
     assert all(row.price_area is PriceArea.DK2 for row in rows)
     # TimeDK 02:00 appears twice: first in summer time (00:00Z), then in winter time (01:00Z)
@@ -200,7 +184,7 @@ def test_comma_csv_does_not_accept_a_decimal_comma(tmp_path: Path) -> None:
             "TimeUTC TimeDK\n1 2\n",
             "x.csv: cannot find the CSV delimiter (';' or ',') in the header",
         ),
-        ("a;b;a\n1;2;3\n", "x.csv: header names column a twice"),
+        ("a;b;a\n1;2;3\n", "x.csv: header names column 'a' twice"),
         ("a;b\n1;2;3\n", "x.csv row 1: has 3 fields but the header has 2"),
         (
             '{"records": [1}',
@@ -208,7 +192,11 @@ def test_comma_csv_does_not_accept_a_decimal_comma(tmp_path: Path) -> None:
         ),
         ('{"rows": []}', 'x.csv: JSON object has no "records" list'),
         ("[1]", "x.csv row 1: record is not a JSON object"),
-        ('[{"DayAheadPriceDKK": NaN}]', "x.csv: not valid JSON: NaN is not a number"),
+        (
+            '[{"TimeUTC": "2026-01-10T00:00:00", "TimeDK": "2026-01-10T01:00:00", '
+            '"PriceArea": "DK1", "DayAheadPriceDKK": NaN}]',
+            "x.csv row 1: DayAheadPriceDKK is not a finite number: 'NaN'",
+        ),
     ],
 )
 def test_malformed_files_are_one_line_errors(tmp_path: Path, content: str, message: str) -> None:
@@ -228,7 +216,7 @@ def test_non_utf8_file_is_refused(tmp_path: Path) -> None:
 
 
 def test_elspot_csv_gives_hourly_prices_across_the_spring_dst_change() -> None:
-    rows = parse_elspot_prices(REFERENCE / "elspot_prices_dk_2025-03-30.csv")
+    rows = parse_elspot_prices(*source(REFERENCE / "elspot_prices_dk_2025-03-30.csv"))
     assert [row.resolution for row in rows] == [Resolution.PT1H] * 5
     # 01:00Z is local 03:00: the local hour 02 does not exist that day
     assert rows[2].start == utc(2025, 3, 30, 1)
@@ -253,7 +241,7 @@ def test_elspot_null_dkk_price_names_the_row(tmp_path: Path) -> None:
 
 
 def test_pricelist_json_converts_local_validity_to_utc_and_fills_prices_from_price1() -> None:
-    rows = parse_datahub_pricelist(REFERENCE / "datahub_pricelist_2026.json")
+    rows = parse_datahub_pricelist(*source(REFERENCE / "datahub_pricelist_2026.json"))
     assert len(rows) == 6
     tax_2025, tax_2026, system, transmission, winter, summer = rows
 
@@ -288,7 +276,9 @@ def test_pricelist_json_converts_local_validity_to_utc_and_fills_prices_from_pri
 
 
 def test_pricelist_csv_with_semicolons_and_decimal_commas() -> None:
-    subscription, radius, tax = parse_datahub_pricelist(REFERENCE / "datahub_pricelist_2026.csv")
+    subscription, radius, tax = parse_datahub_pricelist(
+        *source(REFERENCE / "datahub_pricelist_2026.csv")
+    )
     assert subscription.charge_type is DataHubChargeType.SUBSCRIPTION
     assert subscription.resolution is Resolution.P1M
     assert subscription.prices[0] == Decimal("33.358333")
@@ -336,7 +326,7 @@ def test_pricelist_errors_name_the_record(
 
 def test_pricelist_zero_price_is_kept_not_replaced_by_price1(tmp_path: Path) -> None:
     path = write(tmp_path, "zero.json", f"[{_pricelist_record(Price2='0', Price3='null')}]")
-    (row,) = parse_datahub_pricelist(path)
+    (row,) = parse_datahub_pricelist(*source(path))
     assert row.prices[:3] == (Decimal("0.072"), Decimal("0"), Decimal("0.072"))
 
 
@@ -345,7 +335,9 @@ def test_pricelist_zero_price_is_kept_not_replaced_by_price1(tmp_path: Path) -> 
 
 
 def test_charge_information_d18_sample() -> None:
-    (item,) = parse_price_list_document(DATAHUB3 / "ChargeInformationTariffHourlySample.xml")
+    (item,) = parse_price_list_document(
+        *source(DATAHUB3 / "ChargeInformationTariffHourlySample.xml")
+    )
     assert item.document_id == "DocId00001"
     assert item.process_type == "D18"
     assert item.activity_id == "OperationId00001"
@@ -363,7 +355,9 @@ def test_charge_information_d18_sample() -> None:
 
 
 def test_hourly_tariff_prices_d08_sample_positions_become_utc_hours() -> None:
-    (item,) = parse_price_list_document(DATAHUB3 / "ChargePriceSeriesTariffHourlySample.xml")
+    (item,) = parse_price_list_document(
+        *source(DATAHUB3 / "ChargePriceSeriesTariffHourlySample.xml")
+    )
     assert item.process_type == "D08"
     assert item.charge_code == "TestTariff"
     assert item.resolution is Resolution.PT1H
@@ -376,7 +370,9 @@ def test_hourly_tariff_prices_d08_sample_positions_become_utc_hours() -> None:
 
 
 def test_monthly_subscription_d08_sample() -> None:
-    (item,) = parse_price_list_document(DATAHUB3 / "ChargePriceSeriesSubscriptionMonthlySample.xml")
+    (item,) = parse_price_list_document(
+        *source(DATAHUB3 / "ChargePriceSeriesSubscriptionMonthlySample.xml")
+    )
     assert item.charge_type is DataHubChargeType.SUBSCRIPTION
     assert item.resolution is Resolution.P1M
     assert item.points == (ChargePricePoint(utc(2022, 12, 31, 23), Decimal("199.95")),)
@@ -404,7 +400,7 @@ def test_monthly_positions_step_in_local_calendar_months_across_dst(tmp_path: Pa
         point.format(3, "210.00") + point.format(4, "210.00") + "</cim:Series_Period>",
     )
     path.write_text(text, "utf-8")
-    (item,) = parse_price_list_document(path)
+    (item,) = parse_price_list_document(*source(path))
     assert [p.start for p in item.points] == [
         utc(2022, 12, 31, 23),  # 1 Jan local
         utc(2023, 2, 28, 23),  # 1 Mar local (position 2 is absent)
@@ -428,7 +424,7 @@ def test_monthly_positions_step_in_local_calendar_months_across_dst(tmp_path: Pa
         (
             "<cim:position>1</cim:position>",
             "<cim:position>0</cim:position>",
-            " row 1: Point position is not a positive whole number: '0'",
+            " row 1: Point position is not a whole number from 1 to 10000: '0'",
         ),
         (
             "<cim:start>2022-12-31T23:00Z</cim:start>",
@@ -454,7 +450,7 @@ def test_monthly_positions_step_in_local_calendar_months_across_dst(tmp_path: Pa
         (
             "urn:ediel.org:structure:requestchangeofpricelist:0:1",
             "urn:example:other",
-            ": root element is {urn:example:other}RequestChangeOfPriceList_MarketDocument, "
+            ": root element is '{urn:example:other}RequestChangeOfPriceList_MarketDocument', "
             "not RequestChangeOfPriceList_MarketDocument",
         ),
         (
@@ -483,24 +479,12 @@ def test_price_list_document_that_is_not_xml(tmp_path: Path) -> None:
     )
 
 
-def test_charge_samples_are_byte_copies_of_the_shared_samples() -> None:
-    shared = Path("/work/shared/samples/datahub3")
-    if not shared.is_dir():
-        pytest.skip("shared samples not present")
-    for name in (
-        "ChargeInformationTariffHourlySample.xml",
-        "ChargePriceSeriesSubscriptionMonthlySample.xml",
-        "ChargePriceSeriesTariffHourlySample.xml",
-    ):
-        assert (DATAHUB3 / name).read_bytes() == (shared / name).read_bytes()
-
-
 # --------------------------------------------------------------------------------------------
 # Master data
 
 
 def test_products() -> None:
-    spot, green, fixed, mixed = parse_master_data("products", REFERENCE / "products.csv")
+    spot, green, fixed, mixed = parse_master_data("products", *source(REFERENCE / "products.csv"))
     assert spot.id == uuid.UUID("7b1f4c2e-58a3-4d6e-9c1a-2f6e8d0b3a11")
     assert spot.energy_model is EnergyModel.SPOT
     assert spot.margin_ore_per_kwh == Decimal("4.50")
@@ -515,7 +499,7 @@ def test_products() -> None:
 
 
 def test_customers() -> None:
-    person, company = parse_master_data("customers", REFERENCE / "customers.json")
+    person, company = parse_master_data("customers", *source(REFERENCE / "customers.json"))
     assert person.cpr_cvr == "0101901234"
     assert person.created_at == utc(2025, 11, 3, 9, 15)
     assert person.status is CustomerStatus.ACTIVE
@@ -525,7 +509,7 @@ def test_customers() -> None:
 
 
 def test_contracts_have_local_dates_with_exclusive_end() -> None:
-    open_ended, ended = parse_master_data("contracts", REFERENCE / "contracts.csv")
+    open_ended, ended = parse_master_data("contracts", *source(REFERENCE / "contracts.csv"))
     assert open_ended.billing_frequency is BillingFrequency.QUARTERLY
     assert open_ended.payment_model is PaymentModel.ACONTO
     assert open_ended.start_date == date(2026, 1, 15)
@@ -537,7 +521,9 @@ def test_contracts_have_local_dates_with_exclusive_end() -> None:
 
 
 def test_supply_periods() -> None:
-    ongoing, moved, switched = parse_master_data("supply_periods", REFERENCE / "supply_periods.csv")
+    ongoing, moved, switched = parse_master_data(
+        "supply_periods", *source(REFERENCE / "supply_periods.csv")
+    )
     assert ongoing.end_date is None and ongoing.end_reason is None
     assert moved.end_reason is EndReason.MOVE_OUT
     assert switched.start_utc == utc(2024, 6, 30, 22)
@@ -546,7 +532,7 @@ def test_supply_periods() -> None:
 
 def test_metering_points() -> None:
     consumption, disconnected, production = parse_master_data(
-        "metering_points", REFERENCE / "metering_points.csv"
+        "metering_points", *source(REFERENCE / "metering_points.csv")
     )
     assert consumption.gsrn == "571313113100000017"
     assert consumption.type is MeteringPointType.E17_CONSUMPTION
@@ -560,13 +546,15 @@ def test_metering_points() -> None:
 
 
 def test_grid_areas() -> None:
-    n1, radius = parse_master_data("grid_areas", REFERENCE / "grid_areas.csv")
+    n1, radius = parse_master_data("grid_areas", *source(REFERENCE / "grid_areas.csv"))
     assert (n1.code, n1.price_area) == ("131", PriceArea.DK1)
     assert (radius.grid_operator_gln, radius.price_area) == ("5790000705689", PriceArea.DK2)
 
 
 def test_aconto_payments() -> None:
-    first, second = parse_master_data("aconto_payments", REFERENCE / "aconto_payments.json")
+    first, second = parse_master_data(
+        "aconto_payments", *source(REFERENCE / "aconto_payments.json")
+    )
     assert first.amount == Decimal("1850.00")
     assert first.billing_period_end == date(2026, 4, 1)
     assert second.amount == Decimal("2140.00")
@@ -585,24 +573,24 @@ def test_every_master_data_kind_has_a_fixture() -> None:
     }
     assert set(MASTER_DATA_KINDS) == set(names)
     for kind, name in names.items():
-        assert parse_master_data(kind, REFERENCE / name)
+        assert parse_master_data(kind, *source(REFERENCE / name))
 
 
 def test_unknown_master_data_kind() -> None:
     with pytest.raises(ValueError, match="unknown master data kind 'tariffs'"):
-        parse_master_data("tariffs", REFERENCE / "products.csv")
+        parse_master_data("tariffs", *source(REFERENCE / "products.csv"))
 
 
-def _replace_in_copy(tmp_path: Path, source: str, old: str, new: str) -> Path:
-    text = (REFERENCE / source).read_text("utf-8")
+def _replace_in_copy(tmp_path: Path, name: str, old: str, new: str) -> Path:
+    text = (REFERENCE / name).read_text("utf-8")
     assert old in text
-    path = tmp_path / source
+    path = tmp_path / name
     path.write_text(text.replace(old, new, 1), "utf-8")
     return path
 
 
 @pytest.mark.parametrize(
-    ("kind", "source", "old", "new", "message"),
+    ("kind", "name", "old", "new", "message"),
     [
         (
             "products",
@@ -768,23 +756,23 @@ def _replace_in_copy(tmp_path: Path, source: str, old: str, new: str) -> Path:
     ],
 )
 def test_master_data_errors_name_file_and_row(
-    tmp_path: Path, kind: str, source: str, old: str, new: str, message: str
+    tmp_path: Path, kind: str, name: str, old: str, new: str, message: str
 ) -> None:
-    path = _replace_in_copy(tmp_path, source, old, new)
+    path = _replace_in_copy(tmp_path, name, old, new)
     with pytest.raises(ReferenceDataError) as caught:
-        parse_master_data(kind, path)
-    assert str(caught.value) == f"{source} {message}"
-    assert caught.value.path == path
+        parse_master_data(kind, *source(path))
+    assert str(caught.value) == f"{name} {message}"
+    assert (caught.value.source, caught.value.row) == (name, int(message.split()[1][:-1]))
 
 
 def test_error_attributes_and_file_level_message(tmp_path: Path) -> None:
     missing = tmp_path / "nope.csv"
     with pytest.raises(ReferenceDataError) as caught:
-        parse_master_data("grid_areas", missing)
+        read_file(missing)
     assert caught.value.row is None
     assert str(caught.value) == "nope.csv: cannot read file: No such file or directory"
 
 
 def test_header_only_file_gives_no_rows(tmp_path: Path) -> None:
     path = write(tmp_path, "areas.csv", "Code,GridOperatorGln,GridOperatorName,PriceArea\n")
-    assert parse_master_data("grid_areas", path) == []
+    assert parse_master_data("grid_areas", *source(path)) == []

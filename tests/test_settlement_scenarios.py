@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from schemas.reference import local_midnight_utc
+from schemas.calendar import local_midnight_utc
 from settlement.run import parse_period, settle
 from storage.db import connect
 from tests.settlement_support import SCENARIOS, load_given, read_rows
