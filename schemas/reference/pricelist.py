@@ -4,8 +4,9 @@ ValidFrom/ValidTo are local wall-clock times without zone and become aware UTC; 
 falls back to Price1; TaxIndicator and TransparentInvoicing default to false when null.
 Every price is a charge price within `bounds` (0 ≤ price < 1 000 000, 6 decimals): the dataset
 has no field that marks a charge as a credit. Discounts have been published as separate charges
-with negative prices (N1's "CD R" rabat in December 2022), which we refuse: settlement takes one
-grid tariff per grid area and hour, so a discount must be netted into the tariff it reduces.
+with negative prices (N1's "CD R" rabat in December 2022; see the review thread of
+github.com/MTrab/energidataservice/pull/336). We refuse them: settlement takes one grid tariff
+per grid area and hour, so a discount must be netted into the tariff it reduces.
 """
 
 from __future__ import annotations
