@@ -3,6 +3,7 @@
 Every hostile file has a good row 1 and the refused value in row 2 (row 1 where the file has one
 row): the refusal is exactly one line naming file and row, never PostgreSQL's text, and the
 table it would have gone to is unchanged afterwards (one file = one transaction).
+Over 400 lines because the table is data: one case per refused value, read top to bottom.
 """
 
 from __future__ import annotations
@@ -150,6 +151,18 @@ CASES: list[tuple[str, str, str | bytes | Callable[[], str], str]] = [
         "p.json",
         price_list(Price1="1e400"),
         "row 2: Price1 is out of range: 1E+400 (allowed 0 to 1000000)",
+    ),
+    (
+        "pricelist",
+        "p.json",
+        price_list(Price1="1e999999999999"),
+        "row 2: Price1 is out of range: 1E+999999999999 (allowed 0 to 1000000)",
+    ),
+    (
+        "pricelist",
+        "p.json",
+        price_list(Price1="-1e-999999999999"),
+        "row 2: Price1 is negative: -1E-999999999999" + NO_CREDIT,
     ),
     (
         "pricelist",

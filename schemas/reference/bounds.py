@@ -118,14 +118,17 @@ def bounded_amount(
         raise FieldError(f"{name} is not a finite number: {shown_number(value)}")
     if value < 0 and not negative_allowed:
         raise FieldError(f"{name} is negative: {shown_number(value)}{why_not_negative}")
-    if abs(value) >= below:
+    if value.copy_abs() >= below:  # copy_abs is exact; abs() overflows on 1e999999999999
         lowest = f"-{below}" if negative_allowed else "0"
         raise FieldError(
             f"{name} is out of range: {shown_number(value)} (allowed {lowest} to {below})"
         )
-    if value != value.quantize(Decimal(1).scaleb(-decimals)):
+    step = Decimal(1).scaleb(-decimals)
+    if value != value.quantize(step):
         raise FieldError(f"{name} has more than {decimals} decimals: {shown_number(value)}")
-    return value
+    exponent = value.as_tuple().exponent
+    # Trailing zeros past the allowed decimals (0E-1000000) are dropped; PostgreSQL refuses them.
+    return value if isinstance(exponent, int) and exponent >= -decimals else value.quantize(step)
 
 
 def bounded_integer(name: str, value: int, lowest: int, highest: int) -> int:
