@@ -148,7 +148,7 @@ def _ingest(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def _finance(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    from storage.reference_import import KINDS
+    from storage.importers import KINDS
 
     load = _command(
         sub,

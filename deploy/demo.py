@@ -13,13 +13,18 @@ from flows.feed import DEFAULT_GRID_AREAS, FeedSpec
 from flows.publisher import describe_kinds, publish_feed
 from flows.runner import start_flow
 from schemas.calendar import BillingPeriod
-from schemas.settings import ConfigError, Settings, settings
+from schemas.errors import ElflowError
+from schemas.settings import Settings, settings
 from settlement.exports import export_settlement_lines
 from settlement.invoice_run import run_invoicing
 from settlement.run import RunReport, settle
 from storage import reports
 from storage.db import Conn, connect
-from storage.reference_import import import_file
+from storage.importers import import_file
+
+
+class DemoError(ElflowError):
+    """A step of the demo failed (one line)."""
 
 
 def load_reference_data(conn: Conn, spec: FeedSpec, directory: Path) -> None:
@@ -38,7 +43,7 @@ def ingest_until_caught_up(cfg: Settings, spec: FeedSpec, processes: int = 1) ->
     procs = start_flow(cfg, processes=processes, until_end=True)
     codes = [p.wait() for p in procs]
     if any(codes):
-        raise ConfigError(f"the ingest flow failed (exit codes {codes}); see its output above")
+        raise DemoError(f"the ingest flow failed (exit codes {codes}); see its output above")
     return published, time.perf_counter() - started
 
 

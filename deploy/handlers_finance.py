@@ -8,18 +8,12 @@ from datetime import UTC, datetime
 
 
 def load(args: argparse.Namespace) -> int:
-    from schemas.reference import ReferenceDataError
-    from schemas.settings import ConfigError
     from storage.db import connect
-    from storage.reference_import import import_file
+    from storage.importers import import_file
 
     with connect(autocommit=True) as conn:
         for file in args.files:
-            try:
-                result = import_file(conn, args.kind, file)
-            except ReferenceDataError as exc:
-                raise ConfigError(str(exc)) from None
-            print(result.line())
+            print(import_file(conn, args.kind, file).line())
     return 0
 
 

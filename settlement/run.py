@@ -40,7 +40,7 @@ from schemas.settings import settings
 from settlement.aconto import settle_aconto
 from storage import settlement as sql
 from storage.db import Conn, connect
-from storage.reference_import import billing_period_id
+from storage.periods import billing_period_id
 from storage.summaries import refresh_period
 
 Progress = Callable[[str], None]

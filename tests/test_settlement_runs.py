@@ -10,8 +10,7 @@ from pathlib import Path
 import pytest
 
 from deploy.cli import main
-from schemas.calendar import BillingPeriod
-from schemas.reference import local_midnight_utc
+from schemas.calendar import BillingPeriod, local_midnight_utc
 from settlement.run import SettlementError, settle
 from storage import settlement as sql
 from storage.db import connect
@@ -115,7 +114,7 @@ def test_missing_tariff_names_grid_area_and_instant(db: str) -> None:
 def test_a_killed_run_is_marked_abandoned_by_the_next_run(db: str) -> None:
     load(db)
     with connect(db, autocommit=True) as conn:
-        from storage.reference_import import billing_period_id
+        from storage.periods import billing_period_id
 
         period_id = billing_period_id(conn, OCTOBER.start, OCTOBER.end, "Monthly")
         sql.insert_run(conn, period_id, "344")  # a run whose process died: Running, no lines

@@ -15,8 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from schemas.calendar import BillingPeriod
-from schemas.reference import local_midnight_utc
+from schemas.calendar import BillingPeriod, local_midnight_utc
 from settlement.run import settle
 from storage.db import connect
 from tests.settlement_support import SCENARIOS, load_given, read_rows

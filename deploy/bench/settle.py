@@ -23,7 +23,7 @@ from datetime import timedelta
 
 from schemas.bands import band_table
 from schemas.calendar import BillingPeriod, local_midnight_utc
-from schemas.settings import ConfigError, settings
+from schemas.settings import settings
 from settlement.run import settle
 from storage.db import connect
 from storage.scratch import scratch_database
@@ -111,7 +111,7 @@ def _peak_rss_mib() -> float:
 def run_bench(spec: BenchSpec, progress: Callable[[str], None]) -> str:
     """Run the benchmark (module docstring); returns the figures as printable lines."""
     if spec.metering_points < 1:
-        raise ConfigError("--metering-points must be at least 1")
+        raise ValueError("--metering-points must be at least 1")
     with scratch_database("elflow_bench", keep=spec.keep) as url:
         if spec.keep:
             progress(f"keeping the scratch database {url}")
