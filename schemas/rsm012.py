@@ -256,10 +256,16 @@ def parse_document(
     """Parse CIM JSON or CIM XML; raise InvalidDocument.
 
     `limits` default to the settings, `now` to the current time (both fixed by tests)."""
-    text = _decode(bytes(raw)).lstrip()
+    text, encoding = _decode(bytes(raw))
+    text = text.lstrip()
     if not text:
         raise InvalidDocument("unparseable", "empty document")
-    found = _read_xml(text) if text[0] == "<" else _read_json(text)
+    if text[0] == "<":
+        found = _read_xml(text)
+    elif encoding != "utf-8":
+        raise InvalidDocument("unparseable", f"JSON in {encoding.upper()}: it must be UTF-8")
+    else:
+        found = _read_json(text)
     return _validate(
         found, limits or InputLimits.from_settings(), now if now is not None else datetime.now(UTC)
     )
@@ -302,7 +308,7 @@ def is_valid_mrid(value: object) -> bool:
     return isinstance(value, str) and _MRID.fullmatch(value) is not None
 
 
-def _decode(data: bytes) -> str:
+def _decode(data: bytes) -> tuple[str, str]:
     """The document as text: a BOM names the encoding; without one, the pattern of NUL bytes
     in the first four tells UTF-16/UTF-32 from UTF-8 (XML 1.0 appendix F, RFC 4627 §3)."""
     encoding = "utf-8"
@@ -314,7 +320,7 @@ def _decode(data: bytes) -> str:
         head = "".join("0" if b == 0 else "x" for b in data[:4])
         encoding = _NUL_PATTERNS.get(head, "utf-8")
     try:
-        return data.decode(encoding)
+        return data.decode(encoding), encoding
     except UnicodeDecodeError as exc:
         raise InvalidDocument("unparseable", f"not {encoding.upper()}: {exc}") from None
 
