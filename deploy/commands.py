@@ -98,10 +98,30 @@ def _flow_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
         "--until-end", action="store_true", help="stop at the end of the topic (default: tail)"
     )
     run.set_defaults(handler=_flow_run)
+    reset = flow.add_parser(
+        "reset-offsets",
+        help="after an offset alarm: where the flow resumes on its next start (flows.offsets)",
+    )
+    reset.add_argument(
+        "--to", required=True, help="earliest | latest | PARTITION:OFFSET[,PARTITION:OFFSET…]"
+    )
+    reset.set_defaults(handler=_flow_reset_offsets)
+
+
+def _flow_reset_offsets(args: argparse.Namespace) -> int:
+    from flows.offsets import request_reset
+    from schemas.settings import settings
+
+    request, lines = request_reset(settings(), args.to)
+    print(f"offset reset {request.generation} recorded; applied when the flow next starts:")
+    for line in lines:
+        print(f"  {line}")
+    return 0
 
 
 # --------------------------------------------------------------------------------- deadletters
 def _deadletters_list(args: argparse.Namespace) -> int:
+    from flows.replay import format_dead_letter
     from storage.db import connect
     from storage.deadletters import list_dead_letters
 
@@ -111,12 +131,7 @@ def _deadletters_list(args: argparse.Namespace) -> int:
         print("no dead letters" if args.all else "no open dead letters")
         return 0
     for row in rows:
-        state = "resolved" if row.resolved else "open"
-        where = f"{row.queue_name}[{row.kafka_partition}]@{row.kafka_offset}"
-        print(
-            f"{row.id}  {row.failed_at:%Y-%m-%d %H:%M:%S}  {state:8}  {row.reason_code:26}  {where}"
-        )
-        print(f"    {row.error_reason}")
+        print("\n".join(format_dead_letter(row)))  # escaped: payload text never reaches the tty
     return 0
 
 
