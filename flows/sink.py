@@ -245,7 +245,9 @@ class DatabaseWriter:
             )
         else:
             transactions = ", ".join(
-                f"{i.transaction_id} ({i.gsrn})" for i in message if isinstance(i, TransactionItem)
+                f"{escape(i.transaction_id, 40)} ({i.gsrn})"
+                for i in message
+                if isinstance(i, TransactionItem)
             )
             payload = None
             if first.partition is not None and first.offset is not None:
