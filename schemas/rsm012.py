@@ -1,5 +1,8 @@
 """RSM-012 `NotifyValidatedMeasureData_MarketDocument` (type E66): validated metered data.
 
+(Over 400 lines on purpose: both formats, the decoding and every rule of this one document type
+are one validation path, which is what keeps JSON and XML from drifting apart.)
+
 DataHub 3 sends it as CIM JSON or CIM XML; both are read into the same pydantic models.
 `parse_document` either returns a fully validated `MeasureDocument` or raises `InvalidDocument`
 with a short, stable `reason` (see `REASONS`) meant for dead-lettering and metrics.
