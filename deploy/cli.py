@@ -134,6 +134,16 @@ def _ingest(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "--until-end", action="store_true", help="stop at the end of the topic (default: tail)"
     )
 
+    reset = _command(
+        flow,
+        "reset-offsets",
+        "after an offset alarm: where the flow resumes on its next start",
+        "handlers_ingest:reset_offsets",
+    )
+    reset.add_argument(
+        "--to", required=True, help="earliest | latest | PARTITION:OFFSET[,PARTITION:OFFSET…]"
+    )
+
     dead = _group(sub, "deadletters", "inspect and replay dead letters")
     ls = _command(dead, "list", "list open dead letters", "handlers_ingest:deadletters_list")
     ls.add_argument("--all", action="store_true", help="include resolved ones")

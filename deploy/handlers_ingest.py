@@ -47,7 +47,19 @@ def run(args: argparse.Namespace) -> int:
     return max(codes)
 
 
+def reset_offsets(args: argparse.Namespace) -> int:
+    from flows.offsets import request_reset
+    from schemas.settings import settings
+
+    request, lines = request_reset(settings(), args.to)
+    print(f"offset reset {request.generation} recorded; applied when the flow next starts:")
+    for line in lines:
+        print(f"  {line}")
+    return 0
+
+
 def deadletters_list(args: argparse.Namespace) -> int:
+    from flows.replay import format_dead_letter
     from storage.db import connect
     from storage.deadletters import list_dead_letters
 
@@ -57,12 +69,7 @@ def deadletters_list(args: argparse.Namespace) -> int:
         print("no dead letters" if args.all else "no open dead letters")
         return 0
     for row in rows:
-        state = "resolved" if row.resolved else "open"
-        where = f"{row.queue_name}[{row.kafka_partition}]@{row.kafka_offset}"
-        print(
-            f"{row.id}  {row.failed_at:%Y-%m-%d %H:%M:%S}  {state:8}  {row.reason_code:26}  {where}"
-        )
-        print(f"    {row.error_reason}")
+        print("\n".join(format_dead_letter(row)))  # escaped: payload text never reaches the tty
     return 0
 
 
