@@ -125,6 +125,33 @@ class MasterDataDocument(_Frozen):
     records: list[MasterDataRecord]
 
 
+class MasterDataChange(_Frozen):
+    """One record with what its document says about it: the unit the state rules apply."""
+
+    message_id: str
+    process_type: str
+    created: AwareDatetime
+    source_format: Literal["cim-xml", "cim-json", "ebix"]
+    record: MasterDataRecord
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.message_id, self.record.transaction_id)
+
+
+def document_changes(doc: MasterDataDocument) -> list[MasterDataChange]:
+    return [
+        MasterDataChange(
+            message_id=doc.mrid,
+            process_type=doc.process_type,
+            created=doc.created,
+            source_format=doc.source_format,
+            record=record,
+        )
+        for record in doc.records
+    ]
+
+
 def parse_document(raw: bytes) -> MasterDataDocument:
     """Parse any of the three shapes (an optional UTF-8 BOM is skipped); raise InvalidMasterData."""
     data = bytes(raw)
