@@ -140,7 +140,7 @@ def _apply_point(
 ) -> None:
     store.lock_metering_point(conn, gsrn)
     keys = [i.change.key for i in items]
-    seen = store.processed_keys(conn, keys) | store.waiting_keys(conn, keys)
+    seen = store.seen_keys(conn, keys)
     fresh: dict[tuple[str, str], ChangeItem] = {}
     for item in items:
         if item.change.key not in seen:

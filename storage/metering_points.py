@@ -68,14 +68,18 @@ def lock_metering_point(conn: Conn, gsrn: str) -> None:
     conn.execute("SELECT pg_advisory_xact_lock(7231010, hashtext(%s))", (gsrn,))
 
 
-def processed_keys(conn: Conn, keys: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
+def seen_keys(conn: Conn, keys: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
+    """The (document, record) keys already applied (processed_message_id) or waiting."""
     wanted = list(keys)
     if not wanted:
         return set()
     rows = conn.execute(
         """SELECT message_id, transaction_id FROM processed_message_id
-           WHERE (message_id, transaction_id) IN (SELECT * FROM unnest(%s::text[], %s::text[]))""",
-        ([k[0] for k in wanted], [k[1] for k in wanted]),
+           WHERE (message_id, transaction_id) IN (SELECT * FROM unnest(%(m)s::text[], %(t)s::text[]))
+           UNION
+           SELECT message_id, transaction_id FROM metering_point_pending
+           WHERE (message_id, transaction_id) IN (SELECT * FROM unnest(%(m)s::text[], %(t)s::text[]))""",
+        {"m": [k[0] for k in wanted], "t": [k[1] for k in wanted]},
     ).fetchall()
     return {(r[0], r[1]) for r in rows}
 
@@ -283,18 +287,6 @@ def park(
         ),
     ).fetchone()
     return row is not None
-
-
-def waiting_keys(conn: Conn, keys: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
-    wanted = list(keys)
-    if not wanted:
-        return set()
-    rows = conn.execute(
-        """SELECT message_id, transaction_id FROM metering_point_pending
-           WHERE (message_id, transaction_id) IN (SELECT * FROM unnest(%s::text[], %s::text[]))""",
-        ([k[0] for k in wanted], [k[1] for k in wanted]),
-    ).fetchall()
-    return {(r[0], r[1]) for r in rows}
 
 
 def update_pending_reason(conn: Conn, key: tuple[str, str], code: str, detail: str) -> None:
