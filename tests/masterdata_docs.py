@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import re
+from collections import Counter
 from datetime import datetime
 from pathlib import Path
+from typing import Any
+
+from storage.db import Conn
 
 SAMPLE = (
     (
@@ -69,3 +73,66 @@ def rsm022(
     xml = _set(xml, "settlementMethod", settlement)
     xml = _set(xml, "supplyStart_DateAndOrTime.dateTime", supply_start)
     return xml.encode()
+
+
+def month_feed(points: int, seed: int) -> list[tuple[bytes, bytes]]:
+    """Each point's month (create 1st, connect 5th, move to 344 on the 12th, disconnect 20th,
+    reconnect 24th, close down 28th of October 2026), each point's documents in a shuffled
+    order, key = GSRN; every 10th point also gets a reconnect of a Connected point on the 8th
+    (never valid), and two unreadable messages."""
+    import random
+    from datetime import UTC, timedelta
+
+    rng = random.Random(seed)
+    start = datetime(2026, 9, 30, 22, tzinfo=UTC)  # local midnight of 1 October
+
+    def at(day: int) -> datetime:
+        return start + timedelta(days=day - 1)
+
+    messages: list[tuple[bytes, bytes]] = []
+    for n in range(points):
+        point = gsrn(1000 + n)
+        key = point.encode()
+        docs = [
+            rsm022("E02", point, at(1), mrid=f"{n}-create"),
+            rsm022("D15", point, at(5), mrid=f"{n}-connect"),
+            rsm022("E32", point, at(12), mrid=f"{n}-move", grid_area="344"),
+            rsm022("E79", point, at(20), mrid=f"{n}-disconnect", state="E23", grid_area="344"),
+            rsm022("E79", point, at(24), mrid=f"{n}-reconnect", state="E22", grid_area="344"),
+            rsm022("D14", point, at(28), mrid=f"{n}-close", grid_area="344"),
+        ]
+        if n % 10 == 0:
+            docs.append(rsm022("E79", point, at(8), mrid=f"{n}-bad-reconnect", state="E22"))
+        rng.shuffle(docs)
+        messages.extend((key, doc) for doc in docs)
+    messages.insert(len(messages) // 3, (b"junk", b"<not xml"))
+    messages.insert(
+        2 * len(messages) // 3, (b"junk", b'{"AccountingPointCharacteristics_MarketDocument": 1}')
+    )
+    return messages
+
+
+def state(conn: Conn) -> dict[str, Any]:
+    """Everything the flow decides, without arrival times and random row ids."""
+
+    def rows(sql: str) -> list[tuple[Any, ...]]:
+        return conn.execute(sql).fetchall()
+
+    return {
+        "versions": rows("SELECT * FROM metering_point_version ORDER BY gsrn, valid_from"),
+        "events": rows(
+            "SELECT id, gsrn, message_id, transaction_id, process_type, effective_at, change"
+            " FROM metering_point_event ORDER BY id"
+        ),
+        "outbox": rows(
+            "SELECT event_id, gsrn, event_type, payload FROM metering_point_outbox ORDER BY event_id"
+        ),
+        "current": rows("SELECT * FROM metering_point ORDER BY gsrn"),
+        "pending": rows(
+            "SELECT message_id, transaction_id, reason_code FROM metering_point_pending ORDER BY 1, 2"
+        ),
+        "dead": Counter(
+            rows("SELECT original_message_id, reason_code, resolved FROM dead_letter_message")
+        ),
+        "inbound": rows("SELECT data_hub_message_id, status FROM inbound_message ORDER BY 1"),
+    }

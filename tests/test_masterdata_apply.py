@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import random
 from datetime import UTC, datetime
-from typing import Any
 
 import psycopg
 import pytest
 
 from settlement.masterdata import Item, apply_batch, message_items, rebuild_projection, replay
 from storage.db import Conn, connect
-from tests.masterdata_docs import gsrn, rsm022
+from tests.masterdata_docs import gsrn, rsm022, state
 
 pytestmark = pytest.mark.services
 
@@ -55,34 +54,14 @@ def _grid_areas(conn: Conn) -> None:
     conn.commit()
 
 
-def _state(conn: Conn) -> dict[str, Any]:
-    def rows(sql: str) -> list[tuple[Any, ...]]:
-        return conn.execute(sql).fetchall()
-
-    return {
-        "versions": rows("SELECT * FROM metering_point_version ORDER BY gsrn, valid_from"),
-        "events": rows(
-            "SELECT id, gsrn, message_id, transaction_id, process_type, effective_at, change"
-            " FROM metering_point_event ORDER BY id"
-        ),
-        "outbox": rows(
-            "SELECT event_id, gsrn, event_type, payload FROM metering_point_outbox ORDER BY event_id"
-        ),
-        "current": rows("SELECT * FROM metering_point ORDER BY gsrn"),
-        "pending": rows(
-            "SELECT message_id, transaction_id, reason_code FROM metering_point_pending ORDER BY 1, 2"
-        ),
-    }
-
-
 def test_the_month_applied_in_order_gives_six_intervals_events_and_the_current_row(db: str) -> None:
     with connect(db) as conn:
         _grid_areas(conn)
         for offset, raw in enumerate(LIFE):
             outcome = apply_batch(conn, _items(raw, offset), topic=TOPIC)
             assert (outcome.applied, outcome.waiting) == (1, 0)
-        state = _state(conn)
-        statuses = [(v[1].astimezone(UTC).day, v[11], v[5], v[6]) for v in state["versions"]]
+        found = state(conn)
+        statuses = [(v[1].astimezone(UTC).day, v[11], v[5], v[6]) for v in found["versions"]]
         assert [s[:3] for s in statuses] == IN_ORDER
         assert statuses == [
             (1, "New", "031", "DK1"),
@@ -92,7 +71,7 @@ def test_the_month_applied_in_order_gives_six_intervals_events_and_the_current_r
             (24, "Connected", "344", "DK2"),
             (28, "ClosedDown", "344", "DK2"),
         ]
-        assert [e[2] for e in sorted(state["outbox"], key=lambda e: e[3]["effective"])] == [
+        assert [e[2] for e in sorted(found["outbox"], key=lambda e: e[3]["effective"])] == [
             "MeteringPointCreated",
             "MeteringPointConnected",
             "MeteringPointMasterDataChanged",
@@ -100,13 +79,13 @@ def test_the_month_applied_in_order_gives_six_intervals_events_and_the_current_r
             "MeteringPointReconnected",
             "MeteringPointClosedDown",
         ]
-        created = next(e[3] for e in state["outbox"] if e[2] == "MeteringPointCreated")
+        created = next(e[3] for e in found["outbox"] if e[2] == "MeteringPointCreated")
         assert (created["gsrn"], created["metering_point_type"], created["schema_version"]) == (
             POINT,
             "E17",
             1,
         )
-        (current,) = state["current"]
+        (current,) = found["current"]
         assert current[:6] == (
             POINT,
             "E17_Consumption",
@@ -128,7 +107,7 @@ def test_shuffled_arrivals_end_as_the_in_order_run(db: str, seed: int) -> None:
         _grid_areas(conn)
         for offset, raw in arrivals:
             apply_batch(conn, _items(raw, offset), topic=TOPIC)
-        shuffled = _state(conn)
+        shuffled = state(conn)
         open_letters = conn.execute(
             "SELECT count(*) FROM dead_letter_message WHERE NOT resolved"
         ).fetchone()
@@ -165,7 +144,7 @@ def test_a_contradicting_record_waits_and_applies_once_the_missing_one_arrives(d
         assert conn.execute(
             "SELECT status FROM inbound_message WHERE data_hub_message_id = 'reconnect'"
         ).fetchone() == ("Processed",)
-        assert _state(conn)["pending"] == []
+        assert state(conn)["pending"] == []
 
 
 def test_redelivery_changes_nothing(db: str) -> None:
@@ -173,10 +152,10 @@ def test_redelivery_changes_nothing(db: str) -> None:
         _grid_areas(conn)
         for raw in LIFE:
             apply_batch(conn, _items(raw), topic=TOPIC)
-        before = _state(conn)
+        before = state(conn)
         outcome = apply_batch(conn, [i for raw in LIFE for i in _items(raw)], topic=TOPIC)
         assert (outcome.applied, outcome.duplicates) == (0, 6)
-        assert _state(conn) == before
+        assert state(conn) == before
 
 
 def test_the_projection_rebuilt_from_the_events_alone_is_identical(db: str) -> None:
@@ -185,14 +164,14 @@ def test_the_projection_rebuilt_from_the_events_alone_is_identical(db: str) -> N
         others = [rsm022("E02", gsrn(20 + n), _at(2), mrid=f"c{n}") for n in range(5)]
         for raw in [*LIFE, *others, rsm022("D15", gsrn(21), _at(9), mrid="c-connect")]:
             apply_batch(conn, _items(raw), topic=TOPIC)
-        before = _state(conn)
+        before = state(conn)
         conn.execute("DELETE FROM metering_point_version")
         conn.execute(
             "UPDATE metering_point SET connection_status = 'Connected', activated_at = NULL"
         )
         conn.commit()
         assert rebuild_projection(conn) == 6
-        after = _state(conn)
+        after = state(conn)
     assert after == before
     assert len(before["versions"]) == 6 + 5 + 1
 
@@ -214,7 +193,7 @@ def test_unreadable_bytes_are_a_dead_letter_and_replay_retries_what_waits(db: st
         outcome = apply_batch(conn, _items(b"<not xml", 9), topic=TOPIC)
         assert dict(outcome.dead_letters) == {"unparseable": 1}
         apply_batch(conn, _items(LIFE[1], 1), topic=TOPIC)  # connect before the create: E10
-        assert _state(conn)["pending"] == [("connect", "connect-1", "E10")]
+        assert state(conn)["pending"] == [("connect", "connect-1", "E10")]
         # The create reaches the history by another path than the flow (which would have
         # retried the waiting connect itself); replay retries what waits.
         (create,) = [i.change for i in _items(LIFE[0]) if hasattr(i, "change")]
@@ -222,4 +201,4 @@ def test_unreadable_bytes_are_a_dead_letter_and_replay_retries_what_waits(db: st
             store.append_events(conn, [create])
         result = replay(conn, topic=TOPIC)
         assert (result.applied, result.still_waiting, result.still_unreadable) == (1, 0, 1)
-        assert [v[11] for v in _state(conn)["versions"]] == ["New", "Connected"]
+        assert [v[11] for v in state(conn)["versions"]] == ["New", "Connected"]
