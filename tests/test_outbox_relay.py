@@ -40,8 +40,9 @@ def _events_on_topic(cfg: Settings) -> Counter[uuid.UUID]:
             if msg.error():
                 continue
             read += 1
-            headers = dict(msg.headers() or [])
-            seen[uuid.UUID(bytes(headers["event_id"]).decode())] += 1
+            value = dict(msg.headers() or []).get("event_id")
+            assert isinstance(value, bytes)
+            seen[uuid.UUID(value.decode())] += 1
     consumer.close()
     return seen
 
