@@ -9,7 +9,8 @@ reason code and one line naming local dates.
 `admit` decides which newly received records join a metering point's accepted history. Accepted
 events never change; a record is admitted only if the whole history, folded in effective-date
 order with it, stays valid. So records that arrive out of order but are valid in effective-date
-order all end up applied, whatever order they arrived in.
+order all end up applied, whatever order they arrived in. (Slightly over 400 lines: the rules,
+the history fold that uses them and the projection they define are read together.)
 """
 
 from __future__ import annotations
