@@ -29,6 +29,7 @@ class Settings(BaseSettings):
     kafka_config: dict[str, str] = Field(default_factory=dict)
     readings_topic: str = "datahub.rsm012"
     deadletter_topic: str = "datahub.rsm012.deadletter"
+    masterdata_topic: str = "datahub.masterdata"  # RSM-022; ".events"/".deadletter" beside it
     recovery_dir: Path = Path(".local/recovery")
     metrics_port: int = 9464
     timezone: str = "Europe/Copenhagen"

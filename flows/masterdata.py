@@ -1,0 +1,188 @@
+"""The master-data dataflow: Kafka (RSM-022 documents) → parse → key by GSRN → apply.
+
+A second flow beside the readings flow, not the same flow routed by document type: master data
+needs a per-metering-point order and a lock across all of a point's history, readings need
+throughput; separate topics, recovery stores and processes keep a burst of one from delaying
+the other, and either can be restarted alone. The logic is in plain functions
+(`settlement.masterdata`); this module is wiring.
+
+Topics, all derived from `ELFLOW_MASTERDATA_TOPIC` (default `datahub.masterdata`, key = GSRN so
+a point's documents keep their order): the documents; `<topic>.deadletter` (copies of dead
+letters, headers `reason`, `detail`); `<topic>.events` (domain events, published by
+`flows.outbox_relay`). Offsets live in `<ELFLOW_RECOVERY_DIR>-masterdata`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import bytewax.operators as op
+import psycopg
+from bytewax.connectors.kafka import KafkaSource, KafkaSourceMessage
+from bytewax.dataflow import Dataflow
+from bytewax.outputs import FixedPartitionedSink, StatefulSinkPartition
+from confluent_kafka import Producer
+
+from flows.runner import SNAPSHOT_SECONDS, ensure_recovery, ensure_topic, free_ports
+from schemas.settings import Settings, settings
+from settlement.masterdata import BatchOutcome, Item, apply_batch, message_items
+from storage.db import Conn, DatabaseUnavailable, connect
+
+log = logging.getLogger(__name__)
+
+# Fixed: the GSRN → partition mapping must not change between runs (one point, one writer).
+SINK_PARTITIONS = 4
+RECONNECT_PATIENCE_SECONDS = 300.0
+
+
+def events_topic(cfg: Settings) -> str:
+    return f"{cfg.masterdata_topic}.events"
+
+
+def deadletter_topic(cfg: Settings) -> str:
+    return f"{cfg.masterdata_topic}.deadletter"
+
+
+def recovery_dir(cfg: Settings) -> Path:
+    return Path(f"{cfg.recovery_dir}-masterdata")
+
+
+class _Partition(StatefulSinkPartition[Item, None]):
+    """Applies each batch in one transaction; no state of its own, the writes are idempotent."""
+
+    def __init__(self, cfg: Settings) -> None:
+        self._cfg = cfg
+        self._conn: Conn | None = None
+        self._producer = Producer(cfg.kafka_client_config())
+
+    def _apply(self, values: list[Item]) -> BatchOutcome:
+        """Apply; while the database is unreachable, reconnect and apply the same batch again."""
+        delay = 0.5
+        deadline = time.monotonic() + RECONNECT_PATIENCE_SECONDS
+        while True:
+            try:
+                if self._conn is None or self._conn.closed:
+                    self._conn = connect(self._cfg.database_url)
+                return apply_batch(self._conn, values, topic=self._cfg.masterdata_topic)
+            except (psycopg.OperationalError, DatabaseUnavailable) as exc:
+                if time.monotonic() > deadline:
+                    raise
+                log.warning("database unavailable (%s); retrying in %.1f s", exc, delay)
+                self._conn = None
+                time.sleep(delay)
+                delay = min(delay * 2, 10.0)
+
+    def write_batch(self, values: list[Item]) -> None:
+        outcome = self._apply(values)
+        # The topic copy is at-least-once; dead_letter_message is exactly-once.
+        for reason, detail, payload, message_id in outcome.new_dead_letters:
+            self._producer.produce(
+                deadletter_topic(self._cfg),
+                key=(message_id or "").encode(),
+                value=payload,
+                headers=[("reason", reason.encode()), ("detail", detail.encode())],
+            )
+        if outcome.new_dead_letters:
+            self._producer.flush(30)
+
+    def snapshot(self) -> None:
+        return None
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+
+
+class MasterDataSink(FixedPartitionedSink[Item, None]):
+    def __init__(self, cfg: Settings) -> None:
+        self._cfg = cfg
+
+    def list_parts(self) -> list[str]:
+        return [f"mp-{i}" for i in range(SINK_PARTITIONS)]
+
+    def build_part(self, step_id: str, for_part: str, resume_state: None) -> _Partition:
+        return _Partition(self._cfg)
+
+
+def _to_items(msg: KafkaSourceMessage[bytes | None, bytes | None]) -> list[tuple[str, Item]]:
+    return message_items(msg.value, msg.topic or "", msg.partition or 0, msg.offset or 0)
+
+
+def _not_error(msg: Any) -> bool:
+    if isinstance(msg, KafkaSourceMessage):
+        return True
+    log.warning("kafka error: %s", msg.err)
+    return False
+
+
+def build_flow(until_end: bool = False) -> Dataflow:
+    """The dataflow; `until_end` stops at the end of the topic instead of waiting for more."""
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    cfg = settings()
+    kafka_config = cfg.kafka_client_config()
+    brokers = str(kafka_config.pop("bootstrap.servers")).split(",")
+    flow = Dataflow("elflow_masterdata")
+    source: Any = KafkaSource(
+        brokers,
+        [cfg.masterdata_topic],
+        tail=not until_end,
+        add_config={k: str(v) for k, v in kafka_config.items()},
+        batch_size=200,
+        raise_on_errors=False,
+    )
+    messages = op.filter("no_errors", op.input("datahub", flow, source), _not_error)
+    op.output("timescaledb", op.flat_map("parse", messages, _to_items), MasterDataSink(cfg))
+    return flow
+
+
+def start(
+    cfg: Settings,
+    *,
+    processes: int = 1,
+    until_end: bool = False,
+    log_dir: Path | None = None,
+) -> list[subprocess.Popen[bytes]]:
+    """Start the flow's Bytewax processes (recovery on); the caller waits or stops them by PID."""
+    ensure_topic(cfg, cfg.masterdata_topic, partitions=max(2, processes))
+    ensure_topic(cfg, deadletter_topic(cfg), partitions=1)
+    store = recovery_dir(cfg)
+    ensure_recovery(store)
+    common = [
+        sys.executable,
+        "-m",
+        "bytewax.run",
+        f"flows.masterdata:build_flow(until_end={until_end})",
+        "-r",
+        str(store),
+        "-s",
+        str(SNAPSHOT_SECONDS),
+        "-b",
+        "0",
+    ]
+    commands = [common]
+    if processes > 1:
+        addresses = ";".join(f"127.0.0.1:{port}" for port in free_ports(processes))
+        commands = [[*common, "-i", str(i), "-a", addresses] for i in range(processes)]
+    procs = []
+    for index, command in enumerate(commands):
+        out = None
+        if log_dir is not None:
+            log_dir.mkdir(parents=True, exist_ok=True)
+            out = (log_dir / f"masterdata-{index}.log").open("ab")
+        procs.append(
+            subprocess.Popen(
+                command,
+                env=dict(os.environ),
+                stdout=out,
+                stderr=subprocess.STDOUT if out else None,
+            )
+        )
+    return procs

@@ -1,0 +1,128 @@
+"""Publish the metering-point outbox on `<ELFLOW_MASTERDATA_TOPIC>.events`, each event once.
+
+Events are written to metering_point_outbox in the transaction that applies them. The relay
+sends unpublished rows in order (key = GSRN, header `event_id`), waits until the broker has
+them, then marks them published. A crash between the two would send a batch again, so on
+start the relay reads the tail of the events topic (more than one batch per partition) and
+marks what is already there as published first. One relay runs at a time (an advisory lock).
+
+    python -m flows.outbox_relay [--until-empty] [--batch N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import time
+import uuid
+
+from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
+
+from flows.masterdata import events_topic
+from flows.runner import ensure_topic, quiet_client_config
+from schemas.settings import Settings, settings
+from storage import metering_points as store
+from storage.db import Conn, connect
+
+log = logging.getLogger(__name__)
+
+DEFAULT_BATCH = 200
+_LOCK = 7_231_011
+
+
+def _already_on_topic(cfg: Settings, topic: str, window: int) -> set[uuid.UUID]:
+    """Event ids in the last `window` messages of each partition of the events topic."""
+    consumer = Consumer(
+        quiet_client_config(
+            cfg, **{"group.id": "elflow-outbox-recovery", "enable.auto.commit": "false"}
+        )
+    )
+    found: set[uuid.UUID] = set()
+    try:
+        metadata = consumer.list_topics(topic, timeout=15).topics[topic]
+        for partition in metadata.partitions:
+            low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=15)
+            start = max(low, high - window)
+            if start >= high:
+                continue
+            consumer.assign([TopicPartition(topic, partition, start)])
+            offset = start - 1
+            while offset < high - 1:
+                msg = consumer.poll(10)
+                if msg is None:
+                    raise KafkaException(f"{topic}[{partition}] gave nothing before offset {high}")
+                if msg.error():
+                    continue
+                offset = msg.offset() or offset
+                for header in msg.headers() or []:
+                    value = header[1]
+                    if header[0] == "event_id" and isinstance(value, bytes):
+                        found.add(uuid.UUID(value.decode()))
+    finally:
+        consumer.close()
+    return found
+
+
+def relay(cfg: Settings, *, until_empty: bool, batch: int = DEFAULT_BATCH) -> int:
+    """Publish until the outbox is empty (`until_empty`) or forever; returns events sent."""
+    topic = events_topic(cfg)
+    ensure_topic(cfg, topic, partitions=2)
+    producer = Producer(
+        quiet_client_config(cfg, **{"acks": "all", "enable.idempotence": "true", "linger.ms": "10"})
+    )
+    sent = 0
+    with connect(cfg.database_url, autocommit=True) as conn:
+        if not conn.execute("SELECT pg_try_advisory_lock(%s)", (_LOCK,)).fetchone() == (True,):
+            raise KafkaException("another outbox relay is running")
+        recovered = store.mark_published(conn, sorted(_already_on_topic(cfg, topic, 2 * batch)))
+        if recovered:
+            log.info("%d events were on %s already; marked published", recovered, topic)
+        while True:
+            sent_now = _send_batch(conn, producer, topic, batch)
+            sent += sent_now
+            if sent_now == 0:
+                if until_empty:
+                    return sent
+                time.sleep(0.5)
+
+
+def _send_batch(conn: Conn, producer: Producer, topic: str, batch: int) -> int:
+    rows = store.unpublished(conn, batch)
+    if not rows:
+        return 0
+    errors: list[str] = []
+
+    def on_delivery(err: object, _msg: object) -> None:
+        if err is not None:
+            errors.append(str(err))
+
+    for _seq, event_id, gsrn, kind, payload in rows:
+        producer.produce(
+            topic,
+            key=gsrn.encode(),
+            value=json.dumps(payload, sort_keys=True).encode(),
+            headers=[("event_id", str(event_id).encode()), ("event_type", kind.encode())],
+            on_delivery=on_delivery,
+        )
+    if producer.flush(60) or errors:
+        raise KafkaException(f"events not delivered to {topic}: {errors[:3]}")
+    store.mark_published(conn, [row[1] for row in rows])
+    return len(rows)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m flows.outbox_relay")
+    parser.add_argument("--until-empty", action="store_true")
+    parser.add_argument("--batch", type=int, default=DEFAULT_BATCH)
+    args = parser.parse_args()
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    sent = relay(settings(), until_empty=args.until_empty, batch=args.batch)
+    log.info("published %d events", sent)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
