@@ -157,6 +157,30 @@ def _ingest(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     replay.add_argument("--id", action="append", help="only this dead letter (repeatable)")
 
 
+def _metering_points(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    mp = _group(sub, "mp", "metering points as DataHub keeps them (RSM-022 master data)")
+    show = _command(mp, "show", "current master data and its history", "handlers_mp:mp_show")
+    show.add_argument("gsrn", help="the metering point's 18-digit GSRN")
+    listing = _command(mp, "list", "metering points and their current state", "handlers_mp:mp_list")
+    listing.add_argument("--grid-area", help="only this grid area")
+    flow = _group(mp, "flow", "the master-data dataflow")
+    run = _command(flow, "run", "run the Bytewax master-data flow", "handlers_mp:mp_flow_run")
+    run.add_argument("--processes", type=_positive, default=1)
+    run.add_argument(
+        "--until-end", action="store_true", help="stop at the end of the topic (default: tail)"
+    )
+    relay = _command(
+        mp, "relay", "publish metering-point events from the outbox", "handlers_mp:mp_relay"
+    )
+    relay.add_argument("--until-empty", action="store_true", help="stop when the outbox is empty")
+    _command(
+        mp,
+        "replay",
+        "retry master-data records waiting for an earlier document",
+        "handlers_mp:mp_replay",
+    )
+
+
 def _finance(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     from storage.importers import KINDS
 
@@ -233,6 +257,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="command")
     _ops(sub)
     _ingest(sub)
+    _metering_points(sub)
     _finance(sub)
     _demo(sub)
     return parser
