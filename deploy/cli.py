@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import logging
 import sys
 from collections.abc import Callable, Sequence
 from datetime import date
@@ -19,7 +18,6 @@ from pathlib import Path
 from schemas.errors import ElflowError
 
 Handler = Callable[[argparse.Namespace], int]
-LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
 def _handler(name: str) -> Handler:
@@ -263,13 +261,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def configure_logging(level: int = logging.INFO) -> None:
-    """One log format for every elflow process, on stderr (operators grep it)."""
-    logging.basicConfig(level=level, format=LOG_FORMAT, stream=sys.stderr, force=True)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    from schemas.settings import configure_logging
+
     configure_logging()
     handler: Handler = args.handler
     try:

@@ -10,7 +10,6 @@ broker first (flows.source); how a failed write is handled is flows.sink.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from collections.abc import Iterable
@@ -26,7 +25,7 @@ from flows.parse import Item, message_items
 from flows.sink import SINK_PARTITIONS, DatabaseSink
 from flows.source import GuardedKafkaSource
 from schemas.printable import escape
-from schemas.settings import settings
+from schemas.settings import configure_logging, settings
 from storage.readings import DeadLetterItem
 
 __all__ = ["SINK_PARTITIONS", "build_flow"]
@@ -66,9 +65,9 @@ def _to_items(msg: KafkaSourceMessage[bytes | None, bytes | None]) -> Iterable[t
 
 def build_flow(until_end: bool = False) -> Dataflow:
     """The dataflow; `until_end` stops at the end of the topic instead of waiting for more."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    configure_logging()
     cfg = settings()
-    metrics.serve(int(os.environ.get("ELFLOW_METRICS_PORT", cfg.metrics_port)))
+    metrics.serve(cfg.metrics_port)
     kafka_config = cfg.kafka_client_config()
     brokers = str(kafka_config.pop("bootstrap.servers")).split(",")
     threading.Thread(target=_watch_lag, args=(cfg.kafka_client_config(),), daemon=True).start()

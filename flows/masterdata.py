@@ -30,7 +30,7 @@ from bytewax.outputs import FixedPartitionedSink, StatefulSinkPartition
 from confluent_kafka import Producer
 
 from flows.runner import SNAPSHOT_SECONDS, ensure_recovery, ensure_topic, free_ports
-from schemas.settings import Settings, settings
+from schemas.settings import Settings, configure_logging, settings
 from settlement.masterdata import BatchOutcome, Item, apply_batch, message_items
 from storage.db import Conn, DatabaseUnavailable, connect
 
@@ -123,9 +123,7 @@ def _not_error(msg: Any) -> bool:
 
 def build_flow(until_end: bool = False) -> Dataflow:
     """The dataflow; `until_end` stops at the end of the topic instead of waiting for more."""
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging()
     cfg = settings()
     kafka_config = cfg.kafka_client_config()
     brokers = str(kafka_config.pop("bootstrap.servers")).split(",")

@@ -21,7 +21,7 @@ from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 
 from flows.masterdata import events_topic
 from flows.runner import ensure_topic, quiet_client_config
-from schemas.settings import Settings, settings
+from schemas.settings import Settings, configure_logging, settings
 from storage import metering_points as store
 from storage.db import Conn, connect
 
@@ -116,9 +116,7 @@ def main() -> int:
     parser.add_argument("--until-empty", action="store_true")
     parser.add_argument("--batch", type=int, default=DEFAULT_BATCH)
     args = parser.parse_args()
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging()
     sent = relay(settings(), until_empty=args.until_empty, batch=args.batch)
     log.info("published %d events", sent)
     return 0

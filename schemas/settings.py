@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import logging
+import sys
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -14,6 +16,15 @@ from schemas.errors import ElflowError
 
 LOCAL_PG_PORT = 54329
 LOCAL_KAFKA_PORT = 19092
+
+
+# One log line format for every elflow process (the CLI, the flows, the relay): operators grep it.
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def configure_logging(level: int = logging.INFO) -> None:
+    """Log to stderr in LOG_FORMAT (replacing any earlier configuration of the root logger)."""
+    logging.basicConfig(level=level, format=LOG_FORMAT, stream=sys.stderr, force=True)
 
 
 class ConfigError(ElflowError):
