@@ -56,7 +56,7 @@ def _invoice(args: argparse.Namespace) -> int:
     from storage.db import connect
     from storage.invoices import export_invoice_json, period_invoice_ids, run_invoicing
 
-    with connect() as conn:
+    with connect(job="finance") as conn:
         report = run_invoicing(conn, args.period, datetime.now(UTC), issue=args.issue)
         exported = []
         if args.export_dir is not None:
@@ -98,7 +98,7 @@ def _export_lines(args: argparse.Namespace) -> int:
     from storage.db import connect
     from storage.invoices import export_settlement_lines
 
-    with connect() as conn:
+    with connect(job="finance") as conn:
         count = export_settlement_lines(conn, args.period, args.out)
     print(f"wrote {count} settlement lines of {args.period.label} to {args.out}")
     return 0

@@ -24,7 +24,7 @@ def _load(args: argparse.Namespace) -> int:
     from storage.db import connect
     from storage.reference_import import import_file
 
-    with connect(autocommit=True) as conn:
+    with connect(job="loader", autocommit=True) as conn:
         for file in args.files:
             try:
                 result = import_file(conn, args.kind, Path(file))
@@ -50,6 +50,7 @@ def _load_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
 # -------------------------------------------------------------------------------------- settle
 def _settle(args: argparse.Namespace) -> int:
     from settlement.run import RunReport, parse_period, settle
+    from storage.db import url_for
 
     def show(report: RunReport) -> None:
         print(report.table(), flush=True)
@@ -57,6 +58,7 @@ def _settle(args: argparse.Namespace) -> int:
     settle(
         parse_period(args.period),
         args.grid_area,
+        url=url_for("finance"),
         dry_run=args.dry_run,
         allow_open=args.allow_open,
         refresh=not args.no_refresh,

@@ -13,7 +13,7 @@ from flows.feed import DEFAULT_GRID_AREAS, FeedSpec
 from flows.publisher import describe_kinds, publish_feed
 from flows.runner import start_flow
 from schemas.settings import ConfigError, Settings, settings
-from storage.db import Conn, connect
+from storage.db import Conn, connect, url_for
 from storage.reference_import import import_file
 
 
@@ -71,11 +71,11 @@ def run_demo(args: argparse.Namespace) -> int:
         # is left out of settlement, so the demo keeps gaps rare (a few metering points a month).
         missing_rate=0.00003,
     )
-    with connect(autocommit=True) as conn:
+    with connect(job="loader", autocommit=True) as conn:
         load_reference_data(conn, spec, args.data_dir)
     print()
     _published, seconds = ingest_until_caught_up(cfg, spec)
-    with connect() as conn:
+    with connect(job="ingest") as conn:
         readings = conn.execute("SELECT count(*) FROM metering_data").fetchone()
         dead = conn.execute(
             "SELECT reason_code, count(*) FROM dead_letter_message WHERE NOT resolved GROUP BY 1"
@@ -102,9 +102,9 @@ def close_period(label: str, data_dir: Path) -> None:
     def show(report: RunReport) -> None:
         print(report.table(), flush=True)
 
-    settle(parse_period(label), on_report=show)
+    settle(parse_period(label), url=url_for("finance"), on_report=show)
     period = InvoicePeriod.parse(label)
-    with connect() as conn:
+    with connect(job="finance") as conn:
         report = run_invoicing(conn, period, datetime.now(UTC))
         parquet = data_dir / f"settlement_lines_{label}.parquet"
         lines = export_settlement_lines(conn, period, parquet)

@@ -82,7 +82,7 @@ class _DatabasePartition(StatefulSinkPartition[Item, None]):
 
     def __init__(self, cfg: Settings, dead_letter_producer: Producer) -> None:
         self._cfg = cfg
-        self._conn: Conn | None = connect(cfg.database_url)
+        self._conn: Conn | None = connect(job="ingest")
         self._bands = list(band_table(cfg.bands))
         self._producer = dead_letter_producer
 
@@ -94,7 +94,7 @@ class _DatabasePartition(StatefulSinkPartition[Item, None]):
         while True:
             try:
                 if self._conn is None or self._conn.closed:
-                    self._conn = connect(self._cfg.database_url)
+                    self._conn = connect(job="ingest")
                 return write_batch(self._conn, values, tz=self._cfg.timezone, bands=self._bands)
             except (psycopg.OperationalError, DatabaseUnavailable) as exc:
                 if time.monotonic() > deadline:
