@@ -1,118 +1,279 @@
-"""The `elflow` command: one entry point, one subcommand per job."""
+"""The `elflow` command: one argparse tree, every subcommand and its options in this file.
+
+The handlers live beside it by area (`handlers_ops`, `handlers_ingest`, `handlers_finance`,
+`demo`) and are imported only when their command runs, so `elflow --help` stays fast. Every
+failure meant for a person is an ElflowError (one line, `elflow: …`, exit 2); a Kafka client
+error names the bootstrap servers; Ctrl-C exits 130.
+"""
 
 from __future__ import annotations
 
 import argparse
-import subprocess
+import importlib
+import logging
 import sys
 from collections.abc import Callable, Sequence
+from datetime import date
 from pathlib import Path
 
-import psycopg
-from confluent_kafka import KafkaException
-
+from schemas.errors import ElflowError
 from schemas.secrets import redact
-from schemas.settings import ConfigError
-
-STACK_SCRIPT = Path(__file__).with_name("stack.sh")
 
 Handler = Callable[[argparse.Namespace], int]
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
-def _db_migrate(args: argparse.Namespace) -> int:
-    from storage.db import connect
-    from storage.migrate import MigrationError, migrate
+def _handler(name: str) -> Handler:
+    """`module:function` of this package, imported when the command runs."""
+    module, function = name.split(":")
 
-    with connect(job="migrate") as conn:
-        try:
-            applied = migrate(conn)
-        except MigrationError as exc:
-            raise ConfigError(str(exc)) from None
-    print("applied: " + ", ".join(applied) if applied else "database schema is up to date")
-    return 0
+    def run(args: argparse.Namespace) -> int:
+        fn: Handler = getattr(importlib.import_module(f"deploy.{module}"), function)
+        return fn(args)
+
+    return run
 
 
-def _db_edition(args: argparse.Namespace) -> int:
-    from storage.db import connect
-    from storage.edition import timescaledb_edition
+def _period(text: str) -> object:
+    from schemas.calendar import BillingPeriod, PeriodError
 
-    with connect(job="migrate") as conn:
-        print(timescaledb_edition(conn))
-    return 0
-
-
-def _db_roles(args: argparse.Namespace) -> int:
-    from storage.db import url_for
-    from storage.roles import database_of, set_up
-
-    for line in set_up(url_for("admin"), args.database or database_of(url_for("migrate"))):
-        print(line)
-    return 0
+    try:
+        return BillingPeriod.parse(text)
+    except PeriodError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def _stack(args: argparse.Namespace) -> int:
-    return subprocess.call([str(STACK_SCRIPT), args.action])
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not at least 1")
+    return value
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="elflow", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
 
-    db = sub.add_parser("db", help="database schema").add_subparsers(
-        dest="db_command", required=True
+
+def _group(sub: argparse._SubParsersAction, name: str, help: str) -> argparse._SubParsersAction:  # type: ignore[type-arg]
+    parser = sub.add_parser(name, help=help, description=help)
+    group: argparse._SubParsersAction = parser.add_subparsers(  # type: ignore[type-arg]
+        dest=f"{name}_command", required=True, metavar="command"
     )
-    db.add_parser("migrate", help="apply pending migrations").set_defaults(handler=_db_migrate)
-    db.add_parser("edition", help="print the TimescaleDB edition").set_defaults(handler=_db_edition)
-    roles = db.add_parser(
-        "roles", help="create the roles and the database (ELFLOW_ADMIN_DATABASE_URL, once)"
+    return group
+
+
+def _command(
+    sub: argparse._SubParsersAction,  # type: ignore[type-arg]
+    name: str,
+    help: str,
+    handler: str,
+) -> argparse.ArgumentParser:
+    parser: argparse.ArgumentParser = sub.add_parser(
+        name,
+        help=help,
+        description=help,
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    roles.add_argument("--database", help="default: the database of ELFLOW_MIGRATE_DATABASE_URL")
-    roles.set_defaults(handler=_db_roles)
-
-    stack = sub.add_parser("stack", help="the local TimescaleDB + broker (deploy/stack.sh)")
-    stack.add_argument("action", choices=["up", "down", "status", "install", "env"])
-    stack.set_defaults(handler=_stack)
-
-    for register in _extensions():
-        register(sub)
+    parser.set_defaults(handler=_handler(handler))
     return parser
 
 
-# Modules that define subcommands (each a `register(sub)` function).
-_COMMAND_MODULES = (
-    "deploy.commands",
-    "deploy.demo",
-    "deploy.commands_settlement",
-    "deploy.commands_invoice",
-)
+def _feed_options(parser: argparse.ArgumentParser, *, points: int, days: int) -> None:
+    parser.add_argument("--metering-points", type=_positive, default=points)
+    parser.add_argument("--days", type=_positive, default=days)
+    parser.add_argument("--start", type=_day, default=date(2026, 10, 1), help="first local day")
+    parser.add_argument("--seed", type=int, default=1)
 
 
-def _extensions() -> list[Callable[[argparse._SubParsersAction], None]]:  # type: ignore[type-arg]
-    """Subcommands defined beside the code they drive."""
-    import importlib
+def _ops(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    db = _group(sub, "db", "database schema")
+    _command(db, "migrate", "apply pending migrations", "handlers_ops:db_migrate")
+    _command(db, "edition", "print the TimescaleDB edition", "handlers_ops:db_edition")
+    roles = _command(
+        db,
+        "roles",
+        "create the roles and the database (once, as ELFLOW_ADMIN_DATABASE_URL)",
+        "handlers_ops:db_roles",
+    )
+    roles.add_argument("--database", help="default: the database of ELFLOW_MIGRATE_DATABASE_URL")
 
-    found: list[Callable[[argparse._SubParsersAction], None]] = []  # type: ignore[type-arg]
-    for name in _COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-            continue
-        found.extend(getattr(module, "REGISTRY", []))
-    return found
+    stack = _command(
+        sub, "stack", "the local TimescaleDB + broker (deploy/stack.sh)", "handlers_ops:stack"
+    )
+    stack.add_argument("action", choices=["up", "down", "status", "install", "env"])
+
+    bench = _group(sub, "bench", "benchmarks that print figures")
+    ingest = _command(
+        bench, "ingest", "end-to-end ingest against raw COPY, RSS", "handlers_ops:bench_ingest"
+    )
+    ingest.add_argument("--metering-points", type=_positive, default=1000)
+    ingest.add_argument("--days", type=_positive, default=7)
+    ingest.add_argument("--start", type=_day, default=date(2026, 10, 1))
+    ingest.add_argument("--processes", type=_positive, default=1)
+    settle = _command(
+        bench, "settle", "a settlement run against a plain scan", "handlers_ops:bench_settle"
+    )
+    settle.add_argument("--metering-points", type=_positive, default=1000)
+    settle.add_argument("--period", type=_period, default="2026-10")
+    settle.add_argument("--keep", action="store_true", help="keep the scratch database")
+
+
+def _ingest(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    feed = _command(
+        sub, "feed", "publish a deterministic RSM-012 feed to Kafka", "handlers_ingest:feed"
+    )
+    _feed_options(feed, points=300, days=30)
+    feed.add_argument("--correction-rate", type=float, default=0.02)
+    feed.add_argument("--duplicate-rate", type=float, default=0.01)
+    feed.add_argument("--malformed-rate", type=float, default=0.005)
+    feed.add_argument("--topic", help="default: ELFLOW_READINGS_TOPIC")
+    feed.add_argument("--partitions", type=_positive, default=2, help="if the topic is new")
+
+    flow = _group(sub, "flow", "the ingest dataflow")
+    run = _command(flow, "run", "run the Bytewax ingest flow (recovery on)", "handlers_ingest:run")
+    run.add_argument("--processes", type=_positive, default=1)
+    run.add_argument(
+        "--until-end", action="store_true", help="stop at the end of the topic (default: tail)"
+    )
+
+    reset = _command(
+        flow,
+        "reset-offsets",
+        "after an offset alarm: where the flow resumes on its next start",
+        "handlers_ingest:reset_offsets",
+    )
+    reset.add_argument(
+        "--to", required=True, help="earliest | latest | PARTITION:OFFSET[,PARTITION:OFFSET…]"
+    )
+
+    dead = _group(sub, "deadletters", "inspect and replay dead letters")
+    ls = _command(dead, "list", "list open dead letters", "handlers_ingest:deadletters_list")
+    ls.add_argument("--all", action="store_true", help="include resolved ones")
+    ls.add_argument("--limit", type=_positive, default=100)
+    replay = _command(
+        dead,
+        "replay",
+        "re-process open dead letters with the current code",
+        "handlers_ingest:deadletters_replay",
+    )
+    replay.add_argument("--id", action="append", help="only this dead letter (repeatable)")
+
+
+def _finance(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    from storage.importers import KINDS
+
+    load = _command(
+        sub,
+        "load",
+        "import reference data (prices, price lists, master data); one transaction per file",
+        "handlers_finance:load",
+    )
+    load.add_argument("kind", choices=KINDS)
+    load.add_argument("files", nargs="+", metavar="file", type=Path)
+
+    settle = _command(
+        sub,
+        "settle",
+        "close a billing period: versioned settlement runs",
+        "handlers_finance:settle",
+    )
+    settle.add_argument(
+        "--period", type=_period, required=True, help="YYYY-MM (monthly) or YYYY-Qn (quarterly)"
+    )
+    settle.add_argument("--grid-area", help="only this grid area (default: all supplied ones)")
+    settle.add_argument("--dry-run", action="store_true", help="compute and print, write nothing")
+    settle.add_argument(
+        "--allow-open", action="store_true", help="settle a period that has not ended (tests)"
+    )
+    settle.add_argument(
+        "--no-refresh",
+        action="store_true",
+        help="skip the daily summary refresh (when an orchestrator already refreshed)",
+    )
+
+    invoice = _command(
+        sub, "invoice", "build invoices from the latest settlement runs", "handlers_finance:invoice"
+    )
+    invoice.add_argument(
+        "--period", type=_period, required=True, help="a month (2026-10) or a quarter (2026-Q4)"
+    )
+    invoice.add_argument("--issue", action="store_true", help="issue the period's Draft invoices")
+    invoice.add_argument(
+        "--export-dir", type=Path, help="write <invoice id>.json files here (mode 0600)"
+    )
+    invoice.add_argument("--force", action="store_true", help="overwrite existing export files")
+
+    export = _group(sub, "export", "export data files")
+    lines = _command(
+        export,
+        "lines",
+        "settlement lines of a period's latest runs (Parquet)",
+        "handlers_finance:export_lines",
+    )
+    lines.add_argument(
+        "--period", type=_period, required=True, help="a month (2026-10) or a quarter (2026-Q4)"
+    )
+    lines.add_argument("--out", type=Path, required=True, help="the Parquet file to write")
+    lines.add_argument("--force", action="store_true", help="overwrite an existing file")
+
+
+def _demo(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    demo = _command(
+        sub, "demo", "the local demo: feed → Kafka → Bytewax → TimescaleDB → invoices", "demo:run"
+    )
+    _feed_options(demo, points=300, days=31)
+    demo.add_argument(
+        "--data-dir", type=Path, default=Path(".local/demo"), help="where demo files are written"
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="elflow",
+        description="Metering and settlement for a Danish electricity supplier on DataHub 3.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="command")
+    _ops(sub)
+    _ingest(sub)
+    _finance(sub)
+    _demo(sub)
+    return parser
+
+
+def configure_logging(level: int = logging.INFO) -> None:
+    """One log format for every elflow process, on stderr (operators grep it)."""
+    logging.basicConfig(level=level, format=LOG_FORMAT, stream=sys.stderr, force=True)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    args = build_parser().parse_args(argv)
+    configure_logging()
     handler: Handler = args.handler
     try:
         return handler(args)
-    except ConfigError as exc:
+    except ElflowError as exc:
         print(redact(f"elflow: {exc}"), file=sys.stderr)
         return 2
-    except KafkaException as exc:
+    except Exception as exc:
+        import psycopg
+        from confluent_kafka import KafkaException
+
+        if isinstance(exc, psycopg.Error):
+            # The database refused this job (e.g. its role lacks the privilege): one line.
+            text = str(exc).strip()
+            print(
+                redact(f"elflow: database: {text.splitlines()[0] if text else exc!r}"),
+                file=sys.stderr,
+            )
+            return 2
+        if not isinstance(exc, KafkaException):
+            raise
         from schemas.settings import settings
 
         bootstrap = settings().kafka_bootstrap
@@ -120,11 +281,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             redact(f"elflow: Kafka at ELFLOW_KAFKA_BOOTSTRAP={bootstrap}: {exc.args[0]}"),
             file=sys.stderr,
         )
-        return 2
-    except psycopg.Error as exc:
-        # A refusal by the database (e.g. a role without the privilege for this job).
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        print(redact(f"elflow: database: {first}"), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

@@ -12,9 +12,19 @@ from deploy.demo_data import write_demo_files
 from flows.feed import DEFAULT_GRID_AREAS, FeedSpec
 from flows.publisher import describe_kinds, publish_feed
 from flows.runner import start_flow
-from schemas.settings import ConfigError, Settings, settings
+from schemas.calendar import BillingPeriod
+from schemas.errors import ElflowError
+from schemas.settings import Settings, settings
+from settlement.exports import export_settlement_lines
+from settlement.invoice_run import run_invoicing
+from settlement.run import RunReport, settle
+from storage import reports
 from storage.db import Conn, connect, url_for
-from storage.reference_import import import_file
+from storage.importers import import_file
+
+
+class DemoError(ElflowError):
+    """A step of the demo failed (one line)."""
 
 
 def load_reference_data(conn: Conn, spec: FeedSpec, directory: Path) -> None:
@@ -33,33 +43,27 @@ def ingest_until_caught_up(cfg: Settings, spec: FeedSpec, processes: int = 1) ->
     procs = start_flow(cfg, processes=processes, until_end=True)
     codes = [p.wait() for p in procs]
     if any(codes):
-        raise ConfigError(f"the ingest flow failed (exit codes {codes}); see its output above")
+        raise DemoError(f"the ingest flow failed (exit codes {codes}); see its output above")
     return published, time.perf_counter() - started
 
 
 def print_daily_table(conn: Conn, start: date, end: date) -> None:
-    rows = conn.execute(
-        """SELECT date, count(*), sum(total_kwh), sum(off_peak_kwh), sum(peak_kwh),
-                  sum(super_peak_kwh), sum(points_expected - missing_count), sum(points_expected),
-                  count(*) FILTER (WHERE missing_count > 0)
-           FROM daily_summary WHERE date >= %s AND date < %s
-           GROUP BY date ORDER BY date""",
-        (start, end),
-    ).fetchall()
     header = (
         f"{'date':10}  {'points':>6}  {'total kWh':>12}  {'off-peak':>11}  {'peak':>11}  "
         f"{'super-peak':>11}  {'quantities':>13}  {'incomplete':>10}"
     )
     print(header)
     print("-" * len(header))
-    for day, points, total, off, peak, superpeak, got, want, incomplete in rows:
+    for d in reports.daily_totals(conn, start, end):
+        quantities = f"{d.quantities_received}/{d.quantities_expected}"
         print(
-            f"{day:%Y-%m-%d}  {points:>6}  {total:>12,.3f}  {off:>11,.3f}  {peak:>11,.3f}  "
-            f"{superpeak:>11,.3f}  {f'{got}/{want}':>13}  {incomplete:>10}"
+            f"{d.day:%Y-%m-%d}  {d.metering_points:>6}  {d.total_kwh:>12,.3f}  "
+            f"{d.off_peak_kwh:>11,.3f}  {d.peak_kwh:>11,.3f}  {d.super_peak_kwh:>11,.3f}  "
+            f"{quantities:>13}  {d.incomplete_metering_points:>10}"
         )
 
 
-def run_demo(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     cfg = settings()
     spec = FeedSpec(
         metering_points=args.metering_points,
@@ -76,67 +80,47 @@ def run_demo(args: argparse.Namespace) -> int:
     print()
     _published, seconds = ingest_until_caught_up(cfg, spec)
     with connect(job="ingest") as conn:
-        readings = conn.execute("SELECT count(*) FROM metering_data").fetchone()
-        dead = conn.execute(
-            "SELECT reason_code, count(*) FROM dead_letter_message WHERE NOT resolved GROUP BY 1"
-        ).fetchall()
+        dead = reports.open_dead_letters_by_reason(conn)
         print(
-            f"flow caught up in {seconds:.1f} s; metering_data holds {readings[0] if readings else 0} "
-            "reading versions; open dead letters: "
-            + (", ".join(f"{reason} {n}" for reason, n in sorted(dead)) or "none")
+            f"flow caught up in {seconds:.1f} s; metering_data holds "
+            f"{reports.reading_versions(conn)} reading versions; open dead letters: "
+            + (", ".join(f"{reason} {n}" for reason, n in sorted(dead.items())) or "none")
         )
         print()
         print_daily_table(conn, spec.start, spec.start + timedelta(days=spec.days))
     if spec.start.day == 1 and spec.days >= 28:
         print()
-        close_period(f"{spec.start:%Y-%m}", args.data_dir)
+        close_period(BillingPeriod.month_of(spec.start), args.data_dir)
     return 0
 
 
-def close_period(label: str, data_dir: Path) -> None:
+def close_period(period: BillingPeriod, data_dir: Path) -> None:
     """What finance does at month end: settle every grid area, build the invoices, export."""
-    from settlement.invoicing import InvoicePeriod
-    from settlement.run import RunReport, parse_period, settle
-    from storage.invoices import export_settlement_lines, run_invoicing
 
     def show(report: RunReport) -> None:
         print(report.table(), flush=True)
 
-    settle(parse_period(label), url=url_for("finance"), on_report=show)
-    period = InvoicePeriod.parse(label)
+    settle(
+        period,
+        url=url_for("finance"),
+        on_report=show,
+        progress=lambda line: print(line, flush=True),
+    )
     with connect(job="finance") as conn:
         report = run_invoicing(conn, period, datetime.now(UTC))
-        parquet = data_dir / f"settlement_lines_{label}.parquet"
-        lines = export_settlement_lines(conn, period, parquet)
-        invoices = conn.execute(
-            """SELECT i.type, count(*), sum(i.total_ex_vat), sum(i.vat_amount), sum(i.total_incl_vat)
-               FROM invoice i JOIN billing_period b ON b.id = i.billing_period_id
-               WHERE b.period_start = %s AND b.period_end = %s
-               GROUP BY i.type ORDER BY i.type""",
-            (period.start, period.end),
-        ).fetchall()
+        parquet = data_dir / f"settlement_lines_{period.label}.parquet"
+        lines = export_settlement_lines(conn, period, parquet, force=True)
+        invoices = reports.invoice_totals_by_type(conn, period.start, period.end)
     print()
     print(
         f"invoicing {report.period}: {len(report.created)} created, {report.unchanged} unchanged, "
         f"{len(report.skipped)} customers skipped (quarterly customers wait for the quarter)"
     )
     print(f"  {'type':<16}{'invoices':>9}{'ex VAT DKK':>16}{'VAT DKK':>14}{'incl VAT DKK':>16}")
-    for kind, count, ex_vat, vat, incl in invoices:
-        print(f"  {kind:<16}{count:>9}{ex_vat:>16}{vat:>14}{incl:>16}")
+    for t in invoices:
+        print(
+            f"  {t.type:<16}{t.invoices:>9}{t.total_ex_vat:>16}{t.vat_amount:>14}"
+            f"{t.total_incl_vat:>16}"
+        )
     print(f"settlement lines exported to {parquet} ({lines} lines); invoices stay Draft until")
-    print(f"`elflow invoice --period {label} --issue`")
-
-
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    parser = sub.add_parser("demo", help="the local demo: feed → Kafka → Bytewax → TimescaleDB")
-    parser.add_argument("--metering-points", type=int, default=300)
-    parser.add_argument("--days", type=int, default=31)
-    parser.add_argument("--start", type=date.fromisoformat, default=date(2026, 10, 1))
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument(
-        "--data-dir", type=Path, default=Path(".local/demo"), help="where demo files are written"
-    )
-    parser.set_defaults(handler=run_demo)
-
-
-REGISTRY = [register]
+    print(f"`elflow invoice --period {period.label} --issue`")

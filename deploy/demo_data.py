@@ -10,14 +10,13 @@ import json
 import random
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from flows.feed import grid_area_for, gsrn_for
+from schemas.calendar import local_midnight_utc, to_local
 
-COPENHAGEN = ZoneInfo("Europe/Copenhagen")
 ENERGINET_GLN = "5790000432752"
 
 # Demo grid areas: code → (grid operator GLN, name, price area). Test GLNs, not real companies'.
@@ -239,10 +238,10 @@ def _day_ahead_prices(start: date, end: date) -> list[dict[str, object]]:
     """15-minute prices for DK1 and DK2: a daily curve with morning and evening peaks, noise."""
     rng = random.Random(20261001)
     records: list[dict[str, object]] = []
-    moment = datetime.combine(start, time(0), COPENHAGEN).astimezone(UTC)
-    stop = datetime.combine(end, time(0), COPENHAGEN).astimezone(UTC)
+    moment = local_midnight_utc(start)
+    stop = local_midnight_utc(end)
     while moment < stop:
-        local = moment.astimezone(COPENHAGEN)
+        local = to_local(moment)
         hour = local.hour + local.minute / 60
         shape = 450 + 250 * (7 <= hour < 9) + 450 * (17 <= hour < 20) - 150 * (hour < 5)
         for area, offset in (("DK1", 0), ("DK2", 35)):

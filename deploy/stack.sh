@@ -235,14 +235,26 @@ start_broker() {
     wait_for_port "$KAFKA_PORT" "broker"
 }
 
+# noida-db writes its data file when it stops; killed before that (the old 5 s grace, then
+# SIGKILL) it lost messages it had acknowledged and reused their offsets. So: the stop it
+# documents (Ctrl-C = SIGINT), then wait for it to exit however long saving takes, up to
+# ELFLOW_BROKER_STOP_SECONDS (120); only then SIGKILL, loudly.
 stop_broker() {
     if broker_running; then
-        local pid
+        local pid waited=0 limit="${ELFLOW_BROKER_STOP_SECONDS:-120}"
         pid="$(cat "$(broker_pid_file)")"
-        log "stopping broker (pid $pid)"
-        kill "$pid"
-        for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-        kill -0 "$pid" 2>/dev/null && kill -9 "$pid"
+        log "stopping broker (pid $pid): SIGINT, waiting up to ${limit} s for it to save its data"
+        kill -INT "$pid"
+        while kill -0 "$pid" 2>/dev/null && [ "$waited" -lt $((limit * 10)) ]; do
+            sleep 0.1
+            waited=$((waited + 1))
+        done
+        if kill -0 "$pid" 2>/dev/null; then
+            log "error: broker still running after ${limit} s; SIGKILL (acknowledged messages may be lost)"
+            kill -9 "$pid"
+        else
+            log "broker stopped after $((waited / 10)).$((waited % 10)) s"
+        fi
     fi
     rm -f "$(broker_pid_file)"
 }

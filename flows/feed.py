@@ -22,10 +22,9 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from fractions import Fraction
 from typing import Final, Literal, NamedTuple
-from zoneinfo import ZoneInfo
 
-from schemas.bands import DEFAULT_TZ, day_bounds_utc
-from schemas.rsm012 import RESOLUTIONS, gsrn_check_digit
+from schemas.calendar import SLOT_STEPS, day_bounds_utc, local_hour
+from schemas.rsm012 import gsrn_check_digit
 
 DATAHUB_GLN: Final = "5790001330552"
 SUPPLIER_GLN: Final = "5790001234560"  # a test GLN (valid GS1 check digit), not a real actor
@@ -202,12 +201,11 @@ def _meter(index: int, spec: FeedSpec, rng: random.Random) -> _Meter:
 
 
 def _day(local_day: date) -> _Day:
-    start, end = day_bounds_utc(local_day, DEFAULT_TZ)
-    zone = ZoneInfo(DEFAULT_TZ)
+    start, end = day_bounds_utc(local_day)
     hours: dict[str, tuple[int, ...]] = {}
-    for resolution, step in RESOLUTIONS.items():
+    for resolution, step in SLOT_STEPS.items():
         slots = (end - start) // step
-        hours[resolution] = tuple((start + i * step).astimezone(zone).hour for i in range(slots))
+        hours[resolution] = tuple(local_hour(start + i * step) for i in range(slots))
     day_of_year = local_day.timetuple().tm_yday
     season = 1000 + round(300 * math.cos(2 * math.pi * (day_of_year - 15) / 365.25))
     return _Day(start, end, f"{start:%Y-%m-%dT%H:%MZ}", f"{end:%Y-%m-%dT%H:%MZ}", season, hours)

@@ -3,69 +3,48 @@
 Run it with `elflow flow run` (which starts `python -m bytewax.run flows.ingest:build_flow()`
 with recovery on). Offsets live in Bytewax's recovery store, not in a consumer group; after a
 crash the flow resumes at its last snapshot and replays what followed, and the sink's
-idempotent writes (storage.readings) absorb the replay.
+idempotent writes (storage.readings) absorb the replay. Where it resumes is checked against the
+broker first (flows.source); how a failed write is handled is flows.sink.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
 from collections.abc import Iterable
-from datetime import UTC, datetime
 from typing import Any
 
 import bytewax.operators as op
-import psycopg
-from bytewax.connectors.kafka import KafkaSource, KafkaSourceMessage
+from bytewax.connectors.kafka import KafkaSourceMessage
 from bytewax.dataflow import Dataflow
-from bytewax.outputs import FixedPartitionedSink, StatefulSinkPartition
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Consumer, TopicPartition
 
 from flows import metrics
 from flows.parse import Item, message_items
-from schemas.bands import band_table
-from schemas.settings import Settings, settings
-from storage.db import Conn, DatabaseUnavailable, connect
-from storage.readings import BatchResult, DeadLetterItem, write_batch
+from flows.sink import SINK_PARTITIONS, DatabaseSink
+from flows.source import GuardedKafkaSource
+from schemas.printable import escape
+from schemas.settings import settings
+from storage.readings import DeadLetterItem
 
-# Sink partitions: the unit of write parallelism. Fixed, because the GSRN → partition mapping must
-# not change between runs (one metering point, one writer).
-SINK_PARTITIONS = 4
+__all__ = ["SINK_PARTITIONS", "build_flow"]
+
+log = logging.getLogger("flows.ingest")
+
 # librdkafka prefetches up to 64 MB per partition by default, so the flow's memory grew with the
 # backlog until that cap; 8 MB per partition keeps it flat and still feeds the sink faster than
-# it writes. ELFLOW_KAFKA_CONFIG overrides it.
-_CONSUMER_DEFAULTS = {"queued.max.messages.kbytes": "8192"}
-# How long a sink keeps retrying a batch while the database is unreachable before the flow stops.
-RECONNECT_PATIENCE_SECONDS = 300.0
-
-
-class _OffsetTracker:
-    """Last offset this process has written per Kafka partition, for the consumer-lag gauge."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self.written: dict[tuple[str, int], int] = {}
-
-    def record(self, topic: str, partition: int, offset: int) -> None:
-        with self._lock:
-            key = (topic, partition)
-            if offset > self.written.get(key, -1):
-                self.written[key] = offset
-
-    def snapshot(self) -> dict[tuple[str, int], int]:
-        with self._lock:
-            return dict(self.written)
-
-
-_TRACKER = _OffsetTracker()
+# it writes. auto.offset.reset=error: a position the broker no longer has is an offset alarm
+# (flows.source), never a silent jump. ELFLOW_KAFKA_CONFIG overrides both.
+_CONSUMER_DEFAULTS = {"queued.max.messages.kbytes": "8192", "auto.offset.reset": "error"}
 
 
 def _watch_lag(config: dict[str, str | int | float | bool], interval: float = 5.0) -> None:
     """Background thread: lag = high watermark − (last written offset + 1), per partition."""
     consumer = Consumer({**config, "group.id": "elflow-lag-probe", "enable.auto.commit": "false"})
     while True:
-        for (topic, partition), offset in _TRACKER.snapshot().items():
+        for (topic, partition), offset in metrics.TRACKER.snapshot().items():
             try:
                 _low, high = consumer.get_watermark_offsets(
                     TopicPartition(topic, partition), timeout=5
@@ -74,86 +53,6 @@ def _watch_lag(config: dict[str, str | int | float | bool], interval: float = 5.
                 continue
             metrics.CONSUMER_LAG.labels(topic, str(partition)).set(max(0, high - offset - 1))
         time.sleep(interval)
-
-
-class _DatabasePartition(StatefulSinkPartition[Item, None]):
-    """Writes each batch in one database transaction; stateless across restarts because the
-    writes themselves are idempotent."""
-
-    def __init__(self, cfg: Settings, dead_letter_producer: Producer) -> None:
-        self._cfg = cfg
-        self._conn: Conn | None = connect(job="ingest")
-        self._bands = list(band_table(cfg.bands))
-        self._producer = dead_letter_producer
-
-    def _write(self, values: list[Item]) -> BatchResult:
-        """Write the batch; while the database is unreachable (a restart, a failover), reconnect
-        and write the same batch again. Safe because the write is idempotent and atomic."""
-        delay = 0.5
-        deadline = time.monotonic() + RECONNECT_PATIENCE_SECONDS
-        while True:
-            try:
-                if self._conn is None or self._conn.closed:
-                    self._conn = connect(job="ingest")
-                return write_batch(self._conn, values, tz=self._cfg.timezone, bands=self._bands)
-            except (psycopg.OperationalError, DatabaseUnavailable) as exc:
-                if time.monotonic() > deadline:
-                    raise
-                print(
-                    f"database unavailable ({str(exc).strip().splitlines()[0]}); retrying in {delay:.1f} s",
-                    flush=True,
-                )
-                if self._conn is not None:
-                    self._conn.close()
-                self._conn = None
-                time.sleep(delay)
-                delay = min(delay * 2, 10.0)
-
-    def write_batch(self, values: list[Item]) -> None:
-        dead = [v for v in values if isinstance(v, DeadLetterItem)]
-        for item in dead:
-            # The topic copy is at-least-once; the table below is exactly-once.
-            self._producer.produce(
-                self._cfg.deadletter_topic,
-                key=(item.document_id or "").encode(),
-                value=item.payload,
-                headers=[("reason", item.reason_code.encode()), ("detail", item.detail.encode())],
-            )
-        if dead:
-            self._producer.flush(30)
-        started = time.perf_counter()
-        result = self._write(values)
-        metrics.BATCH_WRITE_SECONDS.observe(time.perf_counter() - started)
-        metrics.READINGS_WRITTEN.inc(result.readings_written)
-        metrics.TRANSACTIONS_WRITTEN.inc(result.transactions_written)
-        metrics.DUPLICATES.inc(result.duplicates)
-        metrics.CORRECTIONS.inc(result.corrections)
-        for reason, count in result.dead_letters.items():
-            metrics.DEAD_LETTERS.labels(reason).inc(count)
-        if result.newest_reading is not None:
-            metrics.observe_newest_reading(result.newest_reading.timestamp())
-        for value in values:
-            if value.partition is not None and value.offset is not None:
-                _TRACKER.record(value.topic, value.partition, value.offset)
-
-    def snapshot(self) -> None:
-        return None
-
-    def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-
-
-class DatabaseSink(FixedPartitionedSink[Item, None]):
-    def __init__(self, cfg: Settings) -> None:
-        self._cfg = cfg
-
-    def list_parts(self) -> list[str]:
-        return [f"db-{i}" for i in range(SINK_PARTITIONS)]
-
-    def build_part(self, step_id: str, for_part: str, resume_state: None) -> _DatabasePartition:
-        producer = Producer(self._cfg.kafka_client_config())
-        return _DatabasePartition(self._cfg, producer)
 
 
 def _to_items(msg: KafkaSourceMessage[bytes | None, bytes | None]) -> Iterable[tuple[str, Item]]:
@@ -167,6 +66,7 @@ def _to_items(msg: KafkaSourceMessage[bytes | None, bytes | None]) -> Iterable[t
 
 def build_flow(until_end: bool = False) -> Dataflow:
     """The dataflow; `until_end` stops at the end of the topic instead of waiting for more."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     cfg = settings()
     metrics.serve(int(os.environ.get("ELFLOW_METRICS_PORT", cfg.metrics_port)))
     kafka_config = cfg.kafka_client_config()
@@ -174,16 +74,15 @@ def build_flow(until_end: bool = False) -> Dataflow:
     threading.Thread(target=_watch_lag, args=(cfg.kafka_client_config(),), daemon=True).start()
 
     flow = Dataflow("elflow_ingest")
-    source: Any = KafkaSource(
+    source = GuardedKafkaSource(
+        cfg,
         brokers,
-        [cfg.readings_topic],
-        tail=not until_end,
-        add_config={**_CONSUMER_DEFAULTS, **{k: str(v) for k, v in kafka_config.items()}},
-        batch_size=500,
-        raise_on_errors=False,
+        {**_CONSUMER_DEFAULTS, **{k: str(v) for k, v in kafka_config.items()}},
+        until_end=until_end,
     )
     messages = op.input("datahub", flow, source)
-    # raise_on_errors=False: a broker error arrives as a KafkaError item; log it, keep going.
+    # Broker errors arrive as KafkaError items; log them, keep going (flows.source has already
+    # turned an out-of-range position into an offset alarm).
     good = op.filter("no_errors", messages, _not_error)
     keyed = op.flat_map("parse", good, _to_items)
     op.output("timescaledb", keyed, DatabaseSink(cfg))
@@ -193,5 +92,5 @@ def build_flow(until_end: bool = False) -> Dataflow:
 def _not_error(msg: Any) -> bool:
     if isinstance(msg, KafkaSourceMessage):
         return True
-    print(f"{datetime.now(UTC).isoformat()} kafka error: {msg.err}", flush=True)
+    log.warning("kafka error: %s", escape(str(msg.err), 300))
     return False

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 from prometheus_client import Counter, Gauge, Histogram, start_http_server
 
 DOCUMENTS_CONSUMED = Counter(
@@ -37,6 +39,12 @@ NEWEST_READING = Gauge(
     "elflow_newest_reading_timestamp_seconds", "Start time of the newest reading written (Unix)"
 )
 
+OFFSET_ALARM = Gauge(
+    "elflow_offset_alarm",
+    "1 when the broker no longer holds the flow's stored position (see flows.source)",
+    ["topic", "partition"],
+)
+
 _newest_seen = 0.0
 
 
@@ -51,3 +59,24 @@ def serve(port: int) -> None:
     """Expose /metrics on 127.0.0.1:port (0 = don't serve)."""
     if port:
         start_http_server(port, addr="127.0.0.1")
+
+
+class OffsetTracker:
+    """Last offset this process has written per Kafka partition, for the consumer-lag gauge."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.written: dict[tuple[str, int], int] = {}
+
+    def record(self, topic: str, partition: int, offset: int) -> None:
+        with self._lock:
+            key = (topic, partition)
+            if offset > self.written.get(key, -1):
+                self.written[key] = offset
+
+    def snapshot(self) -> dict[tuple[str, int], int]:
+        with self._lock:
+            return dict(self.written)
+
+
+TRACKER = OffsetTracker()

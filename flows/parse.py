@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from schemas.printable import escape
 from schemas.rsm012 import RESOLUTIONS, InvalidDocument, MeasureDocument, parse_document
 from storage.readings import DeadLetterItem, TransactionItem
 
 Item = TransactionItem | DeadLetterItem
+
+# Reason codes of the flow itself, beside the parser's (schemas.rsm012.REASONS): a bug in the
+# parser, and a message the database refused (flows.sink).
+FLOW_REASONS = frozenset({"internal_error", "database_rejected"})
 
 # Dead letters are spread over sink partitions by Kafka partition; any partition may store them.
 DEAD_LETTER_KEY = "dead-letter"
@@ -31,7 +36,7 @@ def message_items(
             )
         ]
     except Exception as exc:  # a parser bug must not stop the flow: park the input, name the error
-        detail = f"{type(exc).__name__}: {exc}"
+        detail = escape(f"{type(exc).__name__}: {exc}", 400)
         return [
             (DEAD_LETTER_KEY, _dead("internal_error", detail, raw, None, topic, partition, offset))
         ]

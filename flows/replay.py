@@ -8,10 +8,16 @@ from dataclasses import dataclass
 
 from flows.parse import document_items
 from schemas.bands import band_table
+from schemas.printable import escape
 from schemas.rsm012 import InvalidDocument, parse_document
 from schemas.settings import Settings
 from storage.db import Conn
-from storage.deadletters import list_dead_letters, mark_resolved, record_replay_failure
+from storage.deadletters import (
+    DeadLetter,
+    list_dead_letters,
+    mark_resolved,
+    record_replay_failure,
+)
 from storage.readings import write_batch
 
 
@@ -33,7 +39,9 @@ def replay_dead_letters(
         except InvalidDocument as exc:
             with conn.transaction():
                 record_replay_failure(conn, letter.id, exc.reason, exc.detail)
-            outcomes.append(ReplayOutcome(letter.id, False, f"{exc.reason}: {exc.detail}"))
+            outcomes.append(
+                ReplayOutcome(letter.id, False, escape(f"{exc.reason}: {exc.detail}", 500))
+            )
             continue
         items = document_items(
             document, letter.queue_name, letter.kafka_partition or 0, letter.kafka_offset or 0
@@ -45,8 +53,23 @@ def replay_dead_letters(
             ReplayOutcome(
                 letter.id,
                 True,
-                f"document {document.mrid}: {result.transactions_written} transactions, "
-                f"{result.readings_written} readings written, {result.duplicates} already present",
+                escape(
+                    f"document {document.mrid}: {result.transactions_written} transactions, "
+                    f"{result.readings_written} readings written, "
+                    f"{result.duplicates} already present"
+                ),
             )
         )
     return outcomes
+
+
+def format_dead_letter(letter: DeadLetter) -> list[str]:
+    """The two lines `elflow deadletters list` prints for a dead letter. Everything that came
+    from a payload is escaped (schemas.printable), so no byte of it reaches the terminal raw."""
+    state = "resolved" if letter.resolved else "open"
+    where = escape(f"{letter.queue_name}[{letter.kafka_partition}]@{letter.kafka_offset}", 200)
+    reason = escape(letter.reason_code, 40)
+    return [
+        f"{letter.id}  {letter.failed_at:%Y-%m-%d %H:%M:%S}  {state:8}  {reason:26}  {where}",
+        f"    {escape(letter.error_reason, 1000)}",
+    ]

@@ -19,6 +19,7 @@ from typing import Final
 from zoneinfo import ZoneInfo
 
 from schemas.codelists import BillingFrequency
+from schemas.errors import ElflowError
 
 # The one table of slot lengths (DataHub's fixed resolutions; P1D / P1M are calendar steps).
 SLOT_STEPS: Final[dict[str, timedelta]] = {
@@ -30,7 +31,7 @@ SLOT_SECONDS: Final[dict[str, int]] = {
 }
 
 
-class PeriodError(ValueError):
+class PeriodError(ElflowError, ValueError):
     """A billing period text or date that is not a month or a quarter (one line)."""
 
 

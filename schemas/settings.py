@@ -10,13 +10,14 @@ from typing import Any
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from schemas.errors import ElflowError
 from schemas.secrets import redact
 
 LOCAL_PG_PORT = 54329
 LOCAL_KAFKA_PORT = 19092
 
 
-class ConfigError(Exception):
+class ConfigError(ElflowError):
     """A setting is missing or malformed; the message is one line meant for an operator."""
 
 
@@ -50,6 +51,17 @@ class Settings(BaseSettings):
             "super_peak": [(17, 21)],
         }
     )
+
+    # Bounds on ingested documents (schemas.rsm012.InputLimits): every time in a document must
+    # fall in the years [this year - back, this year + ahead]; createdDateTime may be at most
+    # created_skew_seconds ahead of our clock.
+    input_years_back: int = Field(default=10, ge=0, le=100)
+    input_years_ahead: int = Field(default=1, ge=0, le=100)
+    input_created_skew_seconds: int = Field(default=300, ge=0, le=86_400)
+    # The largest dead-letter copy sent to the dead-letter topic (payload + headers); a larger
+    # payload is cut to fit and flagged with a `truncated` header (the table keeps it whole).
+    # Kafka's default message.max.bytes is 1 048 588; keep this below the broker's limit.
+    deadletter_max_bytes: int = Field(default=900_000, ge=4096)
 
     @field_validator(
         "database_url",

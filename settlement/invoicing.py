@@ -46,21 +46,29 @@ Drafts follow the latest runs (rebuilt in place when the runs change); Issued in
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
-from enum import StrEnum
 from uuid import UUID
 
-from settlement.codelists import (
+from schemas.calendar import BillingPeriod, add_months
+from schemas.codelists import (
     BillingFrequency,
     ChargeType,
     InvoiceStatus,
     InvoiceType,
     PaymentModel,
+)
+from schemas.invoice_records import (
+    ACONTO,
+    AcontoKind,
+    AcontoSettled,
+    ContractTerms,
+    ExistingInvoice,
+    Line,
+    SettledLine,
 )
 from settlement.rules import (
     VAT_RATE,
@@ -71,7 +79,6 @@ from settlement.rules import (
     supplied_days,
 )
 
-ACONTO = "Aconto"  # invoice_line.charge_type of the aconto lines (not a settlement ChargeType)
 UNIT_PRICE_QUANTUM = Decimal("0.00000001")
 ZERO = Decimal("0.00")
 
@@ -88,137 +95,12 @@ _SUBSCRIPTIONS = frozenset({ChargeType.GRID_SUBSCRIPTION, ChargeType.SUPPLIER_SU
 _CHARGE_ORDER = {charge: n for n, charge in enumerate(ChargeType)}
 _NOTES = frozenset({InvoiceType.CREDIT_NOTE, InvoiceType.DEBIT_NOTE})
 
-_MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
-_QUARTER = re.compile(r"^(\d{4})-Q([1-4])$")
-
 
 class InvoicingError(Exception):
     """The data for one customer's invoice is inconsistent; the message says why."""
 
 
-class AcontoKind(StrEnum):
-    PAID = "Paid"
-    NEXT = "Next"
-
-
-# ------------------------------------------------------------------------------------ periods
-def _add_months(day: date, months: int) -> date:
-    index = day.year * 12 + day.month - 1 + months
-    return date(index // 12, index % 12 + 1, 1)
-
-
-@dataclass(frozen=True)
-class InvoicePeriod:
-    """A month or a quarter to invoice; `end` is exclusive (local dates)."""
-
-    frequency: BillingFrequency
-    start: date
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "frequency", BillingFrequency(self.frequency))
-        quarter_start = self.frequency is BillingFrequency.MONTHLY or self.start.month % 3 == 1
-        if self.start.day != 1 or not quarter_start:
-            raise ValueError(f"{self.start} does not start a {self.frequency} billing period")
-
-    @classmethod
-    def parse(cls, text: str) -> InvoicePeriod:
-        """'2026-10' is the month of October 2026; '2026-Q4' the quarter October..December."""
-        if match := _MONTH.match(text):
-            return cls(BillingFrequency.MONTHLY, date(int(match[1]), int(match[2]), 1))
-        if match := _QUARTER.match(text):
-            return cls(BillingFrequency.QUARTERLY, date(int(match[1]), 3 * int(match[2]) - 2, 1))
-        raise ValueError(f"period {text!r} is neither a month (2026-10) nor a quarter (2026-Q4)")
-
-    @property
-    def length_months(self) -> int:
-        return 1 if self.frequency is BillingFrequency.MONTHLY else 3
-
-    @property
-    def end(self) -> date:
-        return _add_months(self.start, self.length_months)
-
-    @property
-    def months(self) -> tuple[date, ...]:
-        """First days of the calendar months the period is made of (the settlement runs' months)."""
-        return tuple(_add_months(self.start, n) for n in range(self.length_months))
-
-    @property
-    def label(self) -> str:
-        if self.frequency is BillingFrequency.MONTHLY:
-            return f"{self.start:%Y-%m}"
-        return f"{self.start.year}-Q{(self.start.month + 2) // 3}"
-
-    def following(self) -> InvoicePeriod:
-        return InvoicePeriod(self.frequency, self.end)
-
-
-# ------------------------------------------------------------------------------------- inputs
-@dataclass(frozen=True)
-class ContractTerms:
-    """A contract as invoicing needs it. end_date is the effective end: the earlier of the
-    contract's end and the end of the metering point's supply (exclusive local dates)."""
-
-    id: UUID
-    customer_id: UUID
-    gsrn: str
-    grid_area_code: str
-    billing_frequency: BillingFrequency
-    payment_model: PaymentModel
-    payment_term_days: int
-    start_date: date
-    end_date: date | None
-
-    def overlaps(self, start: date, end: date) -> bool:
-        return self.start_date < end and (self.end_date is None or self.end_date > start)
-
-    def ended_by(self, day: date) -> bool:
-        return self.end_date is not None and self.end_date <= day
-
-
-@dataclass(frozen=True)
-class SettledLine:
-    """A settlement_line of the latest completed run of its month and grid area."""
-
-    run_id: UUID
-    run_version: int
-    month: date
-    metering_point_id: str
-    charge_type: ChargeType
-    total_kwh: Decimal
-    total_amount: Decimal
-    vat_amount: Decimal
-    contract_id: UUID
-
-
-@dataclass(frozen=True)
-class AcontoSettled:
-    """An aconto_settlement row; its amounts are incl. VAT."""
-
-    contract_id: UUID
-    period_start: date
-    frequency: BillingFrequency
-    actual_cost: Decimal
-    aconto_paid: Decimal
-    new_aconto_amount: Decimal
-
-
 # ------------------------------------------------------------------------------------ outputs
-@dataclass(frozen=True)
-class Line:
-    metering_point_id: str
-    charge_type: str  # a ChargeType value or ACONTO
-    aconto_kind: AcontoKind | None
-    description: str
-    quantity: Decimal
-    unit_price: Decimal
-    amount: Decimal
-
-    @property
-    def key(self) -> tuple[str, str, str]:
-        """What the line is for; a correction compares lines with equal keys."""
-        return (self.metering_point_id, self.charge_type, self.aconto_kind or "")
-
-
 @dataclass(frozen=True)
 class InvoiceDraft:
     customer_id: UUID
@@ -231,17 +113,6 @@ class InvoiceDraft:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "totals", invoice_totals([line.amount for line in self.lines]))
-
-
-@dataclass(frozen=True)
-class ExistingInvoice:
-    """An invoice already stored for the customer and period (Cancelled ones are left out)."""
-
-    id: UUID
-    type: InvoiceType
-    status: InvoiceStatus
-    lines: tuple[Line, ...]
-    corrects_invoice_id: UUID | None = None
 
 
 def unit_price(amount: Decimal, quantity: Decimal) -> Decimal:
@@ -275,7 +146,7 @@ def charge_description(charge_type: ChargeType, gsrn: str) -> str:
 
 # --------------------------------------------------------------------------- building invoices
 def missing_runs(
-    period: InvoicePeriod,
+    period: BillingPeriod,
     contracts: Iterable[ContractTerms],
     completed: set[tuple[date, str | None]],
 ) -> list[str]:
@@ -287,14 +158,14 @@ def missing_runs(
     missing: set[tuple[date, str]] = set()
     for contract in contracts:
         for month in period.months:
-            if not contract.overlaps(month, _add_months(month, 1)):
+            if not contract.overlaps(month, add_months(month, 1)):
                 continue
             if (month, contract.grid_area_code) not in completed and (month, None) not in completed:
                 missing.add((month, contract.grid_area_code))
     return [f"{month:%Y-%m} grid area {area}" for month, area in sorted(missing)]
 
 
-def invoice_type(contracts: Sequence[ContractTerms], period: InvoicePeriod) -> InvoiceType:
+def invoice_type(contracts: Sequence[ContractTerms], period: BillingPeriod) -> InvoiceType:
     """FinalSettlement when every contract has ended by the period's end; else AcontoCombined
     when any contract is paid aconto; else Standard."""
     if all(contract.ended_by(period.end) for contract in contracts):
@@ -304,13 +175,13 @@ def invoice_type(contracts: Sequence[ContractTerms], period: InvoicePeriod) -> I
     return InvoiceType.STANDARD
 
 
-def _subscription_days(period: InvoicePeriod, contracts: Iterable[ContractTerms]) -> Decimal:
+def _subscription_days(period: BillingPeriod, contracts: Iterable[ContractTerms]) -> Decimal:
     days = sum(supplied_days(period.start, period.end, c.start_date, c.end_date) for c in contracts)
     return Decimal(days).quantize(Decimal("0.001"))
 
 
 def _aconto_for_contract(
-    period: InvoicePeriod, contract: ContractTerms, rows: Sequence[AcontoSettled]
+    period: BillingPeriod, contract: ContractTerms, rows: Sequence[AcontoSettled]
 ) -> tuple[Decimal, Decimal, Decimal]:
     """(actual cost, aconto paid, next aconto) of one contract for the period, incl. VAT.
 
@@ -339,7 +210,7 @@ def _aconto_for_contract(
 
 
 def build_invoice(
-    period: InvoicePeriod,
+    period: BillingPeriod,
     customer_id: UUID,
     contracts: Sequence[ContractTerms],
     lines: Sequence[SettledLine],

@@ -23,79 +23,39 @@ settlement is written (the summary refresh, being derived data, still is).
 from __future__ import annotations
 
 import json
-import re
-import sys
+import logging
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import psycopg
 
 from schemas.bands import band_table
-from schemas.codelists import BillingFrequency
-from schemas.reference import local_midnight_utc
-from schemas.settings import ConfigError, settings
+from schemas.calendar import BillingPeriod, local_midnight_utc
+from schemas.errors import ElflowError
+from schemas.settings import settings
 from settlement.aconto import settle_aconto
 from storage import settlement as sql
 from storage.db import Conn, connect
-from storage.reference_import import billing_period_id
+from storage.periods import billing_period_id
 from storage.summaries import refresh_period
 
 Progress = Callable[[str], None]
 
 
-class SettlementError(ConfigError):
+class SettlementError(ElflowError):
     """A settlement run cannot be done or failed; the message is one line."""
 
 
-@dataclass(frozen=True)
-class Period:
-    """A billing period of local dates [start, end)."""
-
-    label: str
-    start: date
-    end: date
-    frequency: BillingFrequency
-
-    @property
-    def months(self) -> int:
-        return 3 if self.frequency is BillingFrequency.QUARTERLY else 1
-
-    def following(self) -> Period:
-        start = self.end
-        index = start.year * 12 + start.month - 1 + self.months
-        end = date(index // 12, index % 12 + 1, 1)
-        if self.frequency is BillingFrequency.QUARTERLY:
-            label = f"{start.year}-Q{(start.month - 1) // 3 + 1}"
-        else:
-            label = f"{start.year}-{start.month:02d}"
-        return Period(label, start, end, self.frequency)
-
-
-def parse_period(text: str) -> Period:
-    """`2026-10` (a month) or `2026-Q4` (a quarter); local dates, end exclusive."""
-    value = text.strip()
-    month = re.fullmatch(r"(\d{4})-(\d{2})", value)
-    quarter = re.fullmatch(r"(\d{4})-[Qq]([1-4])", value)
-    if month and 1 <= int(month.group(2)) <= 12:
-        year, number = int(month.group(1)), int(month.group(2))
-        start = date(year, number, 1)
-        end = date(year + number // 12, number % 12 + 1, 1)
-        return Period(f"{year}-{number:02d}", start, end, BillingFrequency.MONTHLY)
-    if quarter:
-        year, number = int(quarter.group(1)), int(quarter.group(2))
-        start = date(year, 3 * number - 2, 1)
-        end = date(year + number // 4, (3 * number) % 12 + 1, 1)
-        return Period(f"{year}-Q{number}", start, end, BillingFrequency.QUARTERLY)
-    raise SettlementError(f"--period must be YYYY-MM or YYYY-Qn, not {text!r}")
+log = logging.getLogger(__name__)
 
 
 @dataclass
 class RunReport:
-    period: Period
+    period: BillingPeriod
     grid_area: str
     run_id: uuid.UUID
     version: int
@@ -156,8 +116,8 @@ class RunReport:
         return "\n".join(lines)
 
 
-def _stderr(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
+def _log(message: str) -> None:
+    log.info(message)
 
 
 def _one_line(exc: BaseException) -> str:
@@ -166,7 +126,7 @@ def _one_line(exc: BaseException) -> str:
 
 
 def settle(
-    period: Period,
+    period: BillingPeriod,
     grid_area: str | None = None,
     *,
     dry_run: bool = False,
@@ -174,7 +134,7 @@ def settle(
     refresh: bool = True,
     url: str | None = None,
     now: datetime | None = None,
-    progress: Progress = _stderr,
+    progress: Progress = _log,
     on_report: Callable[[RunReport], None] | None = None,
 ) -> list[RunReport]:
     """Settle `period` for one grid area, or for every grid area with supplied metering points.
@@ -183,9 +143,12 @@ def settle(
     fails; with several grid areas the others are still run and the error names the failed ones.
     """
     cfg = settings()
-    closes_at = local_midnight_utc(period.end)
+    closes_at = local_midnight_utc(period.end, cfg.timezone)
     if not allow_open and (now or datetime.now(UTC)) < closes_at:
-        raise SettlementError(f"period {period.label} is not closed: ends {period.end} local")
+        raise SettlementError(
+            f"period {period.label} is not closed: its last local day is "
+            f"{period.end - timedelta(days=1)}"
+        )
     with connect(url, autocommit=True) as conn:
         if grid_area is not None:
             if sql.price_area_of(conn, grid_area) is None:
@@ -236,12 +199,12 @@ def settle(
 
 def settle_grid_area(
     conn: Conn,
-    period: Period,
+    period: BillingPeriod,
     grid_area: str,
     *,
     tz: str,
     dry_run: bool = False,
-    progress: Progress = _stderr,
+    progress: Progress = _log,
 ) -> RunReport:
     """One run (module docstring). `conn` must be in autocommit mode; the run lock is a session
     lock on it."""

@@ -1,8 +1,8 @@
 """Invoices in the database: read the latest completed settlement runs of a period, what was
-already invoiced, and write invoices and their lines; exports of both.
+already invoiced, and write invoices and their lines. SQL only.
 
-The money rules and the decision what to write are in settlement/invoicing.py; this module only
-loads their inputs and applies their plan, in one transaction per invoicing run.
+The money rules and the decision what to write are in settlement/invoicing.py, the orchestration
+of an invoicing run in settlement/invoice_run.py and the files in settlement/exports.py.
 
 Which runs count: per month and grid area, the Completed settlement_run with the highest version
 of the month's Monthly billing_period (runs still Running or Failed are ignored). A quarterly
@@ -14,71 +14,57 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal
-from pathlib import Path
-from typing import Any
-from zoneinfo import ZoneInfo
+from typing import Any, Protocol
 
-from settlement.codelists import (
-    BillingFrequency,
-    ChargeType,
-    InvoiceStatus,
-    InvoiceType,
-    PaymentModel,
-)
-from settlement.invoicing import (
+from schemas.calendar import BillingPeriod, local_date
+from schemas.codelists import BillingFrequency, ChargeType, InvoiceStatus, InvoiceType, PaymentModel
+from schemas.invoice_records import (
     AcontoKind,
     AcontoSettled,
     ContractTerms,
-    Create,
-    Discard,
     ExistingInvoice,
-    InvoiceDraft,
-    InvoicePeriod,
-    InvoicingError,
     Line,
-    Replace,
+    RunRef,
     SettledLine,
-    build_invoice,
-    missing_runs,
-    plan_customer,
 )
 from storage.db import Conn
 
-COPENHAGEN = ZoneInfo("Europe/Copenhagen")
 # Serialises invoicing runs (an arbitrary, fixed advisory-lock key).
-_LOCK_KEY = 7_231_044
+INVOICING_LOCK_KEY = 7_231_044
 
 
-@dataclass(frozen=True)
-class RunRef:
-    id: uuid.UUID
-    # The first day of the run's billing period and the months it covers.
-    month: date
-    months: tuple[date, ...]
-    grid_area_code: str | None
-    version: int
+class InvoiceNotDraft(Exception):
+    """An invoice to rebuild is no longer a Draft (it was issued meanwhile)."""
 
 
-@dataclass
-class InvoicingReport:
-    period: str
-    billing_period_id: uuid.UUID | None = None
-    created: list[uuid.UUID] = field(default_factory=list)
-    replaced: list[uuid.UUID] = field(default_factory=list)
-    discarded: list[uuid.UUID] = field(default_factory=list)
-    unchanged: int = 0
-    issued: list[uuid.UUID] = field(default_factory=list)
-    # (customer id, reason) of customers left out of this run.
-    skipped: list[tuple[uuid.UUID, str]] = field(default_factory=list)
-    # Settlement lines without a contract cannot be billed to anyone.
-    lines_without_contract: int = 0
+class DraftToWrite(Protocol):
+    """What storage needs of an invoice draft (settlement.invoicing.InvoiceDraft)."""
+
+    @property
+    def customer_id(self) -> uuid.UUID: ...
+    @property
+    def type(self) -> InvoiceType: ...
+    @property
+    def lines(self) -> tuple[Line, ...]: ...
+    @property
+    def payment_term_days(self) -> int: ...
+    @property
+    def settlement_run_id(self) -> uuid.UUID | None: ...
+    @property
+    def corrects_invoice_id(self) -> uuid.UUID | None: ...
+    @property
+    def totals(self) -> tuple[Decimal, Decimal, Decimal]: ...
+
+
+def lock_invoicing(conn: Conn) -> None:
+    """Transaction-level lock: one invoicing run at a time."""
+    conn.execute("SELECT pg_advisory_xact_lock(%s)", (INVOICING_LOCK_KEY,))
 
 
 # ---------------------------------------------------------------------------------- reading
-def latest_completed_runs(conn: Conn, period: InvoicePeriod) -> list[RunRef]:
+def latest_completed_runs(conn: Conn, period: BillingPeriod) -> list[RunRef]:
     """The settlement runs an invoice of the period draws on.
 
     Per billing period and grid area the Completed run with the highest version counts. For a
@@ -133,7 +119,7 @@ def settled_lines(conn: Conn, runs: list[RunRef]) -> tuple[list[SettledLine], in
     return lines, sum(1 for row in rows if row[6] is None)
 
 
-def contracts_for_period(conn: Conn, period: InvoicePeriod) -> list[ContractTerms]:
+def contracts_for_period(conn: Conn, period: BillingPeriod) -> list[ContractTerms]:
     """Contracts of the period's billing frequency overlapping it; the effective end is the
     earlier of the contract's end and the end of the metering point's supply."""
     rows = conn.execute(
@@ -170,7 +156,7 @@ def contracts_for_period(conn: Conn, period: InvoicePeriod) -> list[ContractTerm
 
 
 def aconto_settlements(
-    conn: Conn, period: InvoicePeriod, contract_ids: list[uuid.UUID], runs: list[RunRef]
+    conn: Conn, period: BillingPeriod, contract_ids: list[uuid.UUID], runs: list[RunRef]
 ) -> list[AcontoSettled]:
     """Per contract and billing period of the invoice period (its months, or the period itself),
     the aconto settlement of the latest runs, else one not tied to a run."""
@@ -198,7 +184,7 @@ def aconto_settlements(
     ]
 
 
-def find_billing_period(conn: Conn, period: InvoicePeriod) -> uuid.UUID | None:
+def find_billing_period(conn: Conn, period: BillingPeriod) -> uuid.UUID | None:
     row = conn.execute(
         """SELECT id FROM billing_period WHERE frequency = %s AND period_start = %s
            ORDER BY period_end LIMIT 1""",
@@ -207,13 +193,13 @@ def find_billing_period(conn: Conn, period: InvoicePeriod) -> uuid.UUID | None:
     return None if row is None else row[0]
 
 
-def ensure_billing_period(conn: Conn, period: InvoicePeriod) -> uuid.UUID:
+def ensure_billing_period(conn: Conn, period: BillingPeriod) -> uuid.UUID:
     """The period's billing_period row; a quarter's is created on first use, ending where its
     last month's row ends (so it follows whatever end convention the runs' rows use)."""
     found = find_billing_period(conn, period)
     if found is not None:
         return found
-    last = InvoicePeriod(BillingFrequency.MONTHLY, period.months[-1])
+    last = BillingPeriod.month_of(period.months[-1])
     row = conn.execute(
         "SELECT period_end FROM billing_period WHERE frequency = 'Monthly' AND period_start = %s"
         " ORDER BY period_end LIMIT 1",
@@ -281,7 +267,7 @@ def existing_invoices(
 
 
 # ---------------------------------------------------------------------------------- writing
-def _write_lines(conn: Conn, invoice_id: uuid.UUID, draft: InvoiceDraft) -> None:
+def _write_lines(conn: Conn, invoice_id: uuid.UUID, draft: DraftToWrite) -> None:
     with conn.cursor() as cur:
         cur.executemany(
             f"""INSERT INTO invoice_line (id, invoice_id, line_no, {_LINE_COLUMNS})
@@ -304,7 +290,7 @@ def _write_lines(conn: Conn, invoice_id: uuid.UUID, draft: InvoiceDraft) -> None
         )
 
 
-def create_invoice(conn: Conn, billing_period_id: uuid.UUID, draft: InvoiceDraft) -> uuid.UUID:
+def create_invoice(conn: Conn, billing_period_id: uuid.UUID, draft: DraftToWrite) -> uuid.UUID:
     invoice_id = uuid.uuid4()
     conn.execute(
         """INSERT INTO invoice (id, customer_id, billing_period_id, type, total_ex_vat, vat_amount,
@@ -326,7 +312,7 @@ def create_invoice(conn: Conn, billing_period_id: uuid.UUID, draft: InvoiceDraft
     return invoice_id
 
 
-def replace_draft(conn: Conn, invoice_id: uuid.UUID, draft: InvoiceDraft) -> None:
+def replace_draft(conn: Conn, invoice_id: uuid.UUID, draft: DraftToWrite) -> None:
     """Rebuild a Draft in place; the database refuses if it is no longer a Draft."""
     conn.execute("DELETE FROM invoice_line WHERE invoice_id = %s", (invoice_id,))
     updated = conn.execute(
@@ -343,7 +329,7 @@ def replace_draft(conn: Conn, invoice_id: uuid.UUID, draft: InvoiceDraft) -> Non
         ),
     ).rowcount
     if updated != 1:
-        raise InvoicingError(f"invoice {invoice_id} is not a Draft")
+        raise InvoiceNotDraft(f"invoice {invoice_id} is not a Draft")
     _write_lines(conn, invoice_id, draft)
 
 
@@ -355,7 +341,7 @@ def discard_draft(conn: Conn, invoice_id: uuid.UUID) -> None:
 def issue_drafts(conn: Conn, billing_period_id: uuid.UUID, now: datetime) -> list[uuid.UUID]:
     """Draft → Issued for the period's drafts: issued_at = now, due_date = the issue date (local)
     + the payment term."""
-    issue_date = now.astimezone(COPENHAGEN).date()
+    issue_date = local_date(now)
     rows = conn.execute(
         """UPDATE invoice SET status = 'Issued', issued_at = %s,
                   due_date = %s::date + payment_term_days
@@ -366,79 +352,8 @@ def issue_drafts(conn: Conn, billing_period_id: uuid.UUID, now: datetime) -> lis
     return sorted(row[0] for row in rows)
 
 
-# ------------------------------------------------------------------------------ the whole run
-def run_invoicing(
-    conn: Conn, period: InvoicePeriod, now: datetime, *, issue: bool = False
-) -> InvoicingReport:
-    """Bring the period's invoices in line with the latest completed settlement runs, in one
-    transaction; with `issue`, then issue every Draft of the period."""
-    if now.tzinfo is None:
-        raise ValueError("expected an aware datetime")
-    report = InvoicingReport(period=period.label)
-    with conn.transaction():
-        conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
-        runs = latest_completed_runs(conn, period)
-        lines, report.lines_without_contract = settled_lines(conn, runs)
-        contracts = contracts_for_period(conn, period)
-        bp_id = find_billing_period(conn, period)
-        already = existing_invoices(conn, bp_id) if bp_id is not None else {}
-
-        customer_of = {c.id: c.customer_id for c in contracts}
-        by_customer: dict[uuid.UUID, list[ContractTerms]] = defaultdict(list)
-        for contract in contracts:
-            by_customer[contract.customer_id].append(contract)
-        lines_of: dict[uuid.UUID, list[SettledLine]] = defaultdict(list)
-        for line in lines:
-            if line.contract_id in customer_of:
-                lines_of[customer_of[line.contract_id]].append(line)
-        aconto_of: dict[uuid.UUID, list[AcontoSettled]] = defaultdict(list)
-        for row in aconto_settlements(conn, period, sorted(customer_of), runs):
-            aconto_of[customer_of[row.contract_id]].append(row)
-        completed = {(month, run.grid_area_code) for run in runs for month in run.months}
-
-        for customer in sorted(set(lines_of) | set(aconto_of) | set(already)):
-            own = by_customer.get(customer, [])
-            gaps = missing_runs(period, own, completed)
-            if gaps:
-                reason = "no completed settlement run for " + ", ".join(gaps)
-                report.skipped.append((customer, reason))
-                continue
-            try:
-                target = (
-                    build_invoice(period, customer, own, lines_of[customer], aconto_of[customer])
-                    if own
-                    else InvoiceDraft(customer, InvoiceType.STANDARD, (), 0)
-                )
-            except InvoicingError as exc:
-                report.skipped.append((customer, str(exc)))
-                continue
-            actions = plan_customer(target, already.get(customer, []))
-            if not actions:
-                report.unchanged += 1
-                continue
-            if bp_id is None:
-                bp_id = ensure_billing_period(conn, period)
-            for action in actions:
-                if isinstance(action, Create):
-                    report.created.append(create_invoice(conn, bp_id, action.draft))
-                elif isinstance(action, Replace):
-                    replace_draft(conn, action.invoice_id, action.draft)
-                    report.replaced.append(action.invoice_id)
-                elif isinstance(action, Discard):
-                    discard_draft(conn, action.invoice_id)
-                    report.discarded.append(action.invoice_id)
-        report.billing_period_id = bp_id
-        if issue and bp_id is not None:
-            report.issued = issue_drafts(conn, bp_id, now)
-    return report
-
-
-# ---------------------------------------------------------------------------------- exports
-def _text(value: Decimal | None) -> str | None:
-    return None if value is None else str(value)
-
-
-def period_invoice_ids(conn: Conn, period: InvoicePeriod) -> list[uuid.UUID]:
+# ---------------------------------------------------------------------------------- reading out
+def period_invoice_ids(conn: Conn, period: BillingPeriod) -> list[uuid.UUID]:
     bp_id = find_billing_period(conn, period)
     if bp_id is None:
         return []
@@ -448,8 +363,34 @@ def period_invoice_ids(conn: Conn, period: InvoicePeriod) -> list[uuid.UUID]:
     return [row[0] for row in rows]
 
 
-def invoice_document(conn: Conn, invoice_id: uuid.UUID) -> dict[str, Any]:
-    """An invoice as a JSON-ready dict; every amount and quantity is a string, never a float."""
+INVOICE_HEAD_COLUMNS = (
+    "id",
+    "type",
+    "status",
+    "issued_at",
+    "due_date",
+    "created_at",
+    "settlement_run_id",
+    "corrects_invoice_id",
+    "payment_term_days",
+    "total_ex_vat",
+    "vat_amount",
+    "total_incl_vat",
+    "customer_id",
+    "customer_name",
+    "contact_type",
+    "cpr_cvr",
+    "email",
+    "period_start",
+    "period_end",
+    "frequency",
+)
+
+
+def invoice_with_lines(
+    conn: Conn, invoice_id: uuid.UUID
+) -> tuple[dict[str, Any], list[tuple[int | None, Line]]] | None:
+    """An invoice's head (INVOICE_HEAD_COLUMNS) and its numbered lines, or None."""
     head = conn.execute(
         """SELECT i.id, i.type, i.status, i.issued_at, i.due_date, i.created_at,
                   i.settlement_run_id, i.corrects_invoice_id, i.payment_term_days,
@@ -462,81 +403,20 @@ def invoice_document(conn: Conn, invoice_id: uuid.UUID) -> dict[str, Any]:
         (invoice_id,),
     ).fetchone()
     if head is None:
-        raise KeyError(f"no invoice {invoice_id}")
-    lines = conn.execute(
+        return None
+    rows = conn.execute(
         f"""SELECT line_no, {_LINE_COLUMNS} FROM invoice_line WHERE invoice_id = %s
             ORDER BY line_no NULLS LAST, id""",
         (invoice_id,),
     ).fetchall()
-    period = InvoicePeriod(BillingFrequency(head[19]), head[17])
-    return {
-        "invoice": {
-            "id": str(head[0]),
-            "type": head[1],
-            "status": head[2],
-            "issued_at": None if head[3] is None else head[3].isoformat(),
-            "due_date": None if head[4] is None else head[4].isoformat(),
-            "created_at": head[5].isoformat(),
-            "settlement_run_id": None if head[6] is None else str(head[6]),
-            "corrects_invoice_id": None if head[7] is None else str(head[7]),
-            "payment_term_days": head[8],
-            "currency": "DKK",
-        },
-        "customer": {
-            "id": str(head[12]),
-            "name": head[13],
-            "contact_type": head[14],
-            # A CVR number belongs on a business invoice; a CPR number never goes on one.
-            "cvr": head[15] if head[14] == "Business" else None,
-            "email": head[16],
-        },
-        "period": {
-            "label": period.label,
-            "frequency": head[19],
-            "start": head[17].isoformat(),
-            "end": head[18].isoformat(),
-        },
-        "lines": [
-            {
-                "line_no": row[0],
-                "metering_point_id": row[1],
-                "charge_type": row[2],
-                "aconto_kind": row[3],
-                "description": row[4],
-                "quantity": _text(row[5]),
-                "unit_price": _text(row[6]),
-                "amount": _text(row[7]),
-            }
-            for row in lines
-        ],
-        "totals": {
-            "total_ex_vat": _text(head[9]),
-            "vat_amount": _text(head[10]),
-            "total_incl_vat": _text(head[11]),
-        },
-    }
+    lines = [(row[0], _line_from_row(row[1:])) for row in rows]
+    return dict(zip(INVOICE_HEAD_COLUMNS, head, strict=True)), lines
 
 
-def export_invoice_json(conn: Conn, invoice_id: uuid.UUID, directory: Path) -> Path:
-    import json
-
-    directory.mkdir(parents=True, exist_ok=True)
-    target = directory / f"{invoice_id}.json"
-    text = json.dumps(invoice_document(conn, invoice_id), ensure_ascii=False, indent=2)
-    tmp = target.with_suffix(".json.tmp")
-    tmp.write_text(text + "\n", encoding="utf-8")
-    tmp.replace(target)
-    return target
-
-
-def export_settlement_lines(conn: Conn, period: InvoicePeriod, path: Path) -> int:
-    """The settlement lines of the period's latest completed runs as Parquet; kWh as
-    decimal128(18,3) and amounts as decimal128(20,6), never floats. Returns the row count."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    runs = latest_completed_runs(conn, period)
-    rows = conn.execute(
+def lines_of_runs(conn: Conn, runs: list[RunRef]) -> list[tuple[Any, ...]]:
+    """(month, grid area, run id, version, metering point, charge type, contract, kWh, amount,
+    VAT) of the runs' settlement lines, in a stable order."""
+    return conn.execute(
         """SELECT bp.period_start, r.grid_area_code, r.id, r.version, l.metering_point_id,
                   l.charge_type, l.contract_id, l.total_kwh, l.total_amount, l.vat_amount
            FROM settlement_line l JOIN settlement_run r ON r.id = l.settlement_run_id
@@ -546,29 +426,3 @@ def export_settlement_lines(conn: Conn, period: InvoicePeriod, path: Path) -> in
                     l.contract_id""",
         ([run.id for run in runs],),
     ).fetchall()
-    schema = pa.schema(
-        [
-            ("month", pa.date32()),
-            ("grid_area_code", pa.string()),
-            ("settlement_run_id", pa.string()),
-            ("run_version", pa.int32()),
-            ("metering_point_id", pa.string()),
-            ("charge_type", pa.string()),
-            ("contract_id", pa.string()),
-            ("total_kwh", pa.decimal128(18, 3)),
-            ("total_amount", pa.decimal128(20, 6)),
-            ("vat_amount", pa.decimal128(20, 6)),
-        ]
-    )
-    columns = list(zip(*rows, strict=True)) if rows else [() for _ in schema]
-    as_text = {2, 6}
-    arrays = [
-        pa.array(
-            [None if v is None else str(v) for v in column] if n in as_text else list(column),
-            type=schema.field(n).type,
-        )
-        for n, column in enumerate(columns)
-    ]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(pa.Table.from_arrays(arrays, schema=schema), path)
-    return len(rows)

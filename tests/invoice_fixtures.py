@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
-from settlement.invoicing import InvoicePeriod
+from schemas.calendar import BillingPeriod
 from storage.db import Conn
 
 _NAMESPACE = uuid.UUID("6f1c1c9e-6a59-4f57-9a53-3c2f1e0b7a11")
@@ -99,7 +99,7 @@ def seed_contracts(conn: Conn, rows: list[ContractRow]) -> None:
         )
 
 
-def billing_period(conn: Conn, period: InvoicePeriod) -> uuid.UUID:
+def billing_period(conn: Conn, period: BillingPeriod) -> uuid.UUID:
     conn.execute(
         """INSERT INTO billing_period (id, period_start, period_end, frequency)
            VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING""",
@@ -115,7 +115,7 @@ def billing_period(conn: Conn, period: InvoicePeriod) -> uuid.UUID:
 
 def insert_run(
     conn: Conn,
-    period: InvoicePeriod,
+    period: BillingPeriod,
     grid_area: str,
     version: int,
     lines: list[LineRow],
@@ -152,7 +152,7 @@ def insert_run(
 def insert_aconto(
     conn: Conn,
     run_id: uuid.UUID,
-    period: InvoicePeriod,
+    period: BillingPeriod,
     contract: str,
     actual_cost: Decimal,
     aconto_paid: Decimal,

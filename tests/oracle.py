@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
-from schemas.bands import DEFAULT_BANDS, band_of, expected_slots, local_date
+from schemas.bands import DEFAULT_BANDS, band_of
+from schemas.calendar import expected_slots, local_date
 from schemas.rsm012 import InvalidDocument, Reading, document_readings, parse_document
 from storage.db import Conn
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 from schemas.bands import DEFAULT_BANDS, band_table
 from storage.db import Conn
+from storage.importers import import_file
 from storage.readings import TransactionItem, write_batch
-from storage.reference_import import import_file
 
 SCENARIOS = Path(__file__).parent / "scenarios"
 

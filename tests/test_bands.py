@@ -1,4 +1,4 @@
-"""Tariff bands by local hour and local days, including the two DST days of a year."""
+"""Tariff bands by local hour and the calendar's local days, including both DST days of a year."""
 
 from __future__ import annotations
 
@@ -6,16 +6,8 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from schemas.bands import (
-    DEFAULT_BANDS,
-    Bands,
-    band_of,
-    band_table,
-    day_bounds_utc,
-    expected_slots,
-    local_date,
-    validate_bands,
-)
+from schemas.bands import DEFAULT_BANDS, Bands, band_of, band_table, validate_bands
+from schemas.calendar import day_bounds_utc, expected_slots, local_date
 
 
 def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:

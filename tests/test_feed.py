@@ -20,7 +20,8 @@ from flows.feed import (
     gsrn_for,
     resolution_for,
 )
-from schemas.bands import DEFAULT_BANDS, band_of, expected_slots, local_date
+from schemas.bands import DEFAULT_BANDS, band_of
+from schemas.calendar import expected_slots, local_date
 from schemas.rsm012 import (
     InvalidDocument,
     MeasureDocument,

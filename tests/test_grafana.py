@@ -27,7 +27,8 @@ from prometheus_client.metrics import MetricWrapperBase
 import flows.metrics
 from flows.feed import gsrn_for
 from flows.parse import Item, message_items
-from schemas.bands import DEFAULT_BANDS, band_table, day_bounds_utc, expected_slots
+from schemas.bands import DEFAULT_BANDS, band_table
+from schemas.calendar import day_bounds_utc, expected_slots
 from schemas.settings import LOCAL_PG_PORT
 from storage.db import connect, with_user
 from storage.readings import write_batch

@@ -141,7 +141,7 @@ def test_summary_bands_follow_local_hours(db: str) -> None:
 def test_dst_days_have_their_own_number_of_slots(
     db: str, local_day: date, quarters: int, hours: int
 ) -> None:
-    from schemas.bands import day_bounds_utc
+    from schemas.calendar import day_bounds_utc
 
     start, end = day_bounds_utc(local_day)
     q_doc = rsm012(

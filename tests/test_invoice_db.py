@@ -3,7 +3,6 @@ the guards of migration 0004, and the CLI with its JSON and Parquet exports."""
 
 from __future__ import annotations
 
-import argparse
 import json
 import random
 from collections import defaultdict
@@ -17,12 +16,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from deploy.commands_invoice import REGISTRY
-from settlement.codelists import ChargeType
-from settlement.invoicing import InvoicePeriod
+from deploy.cli import main
+from schemas.calendar import BillingPeriod, to_local
+from schemas.codelists import ChargeType
+from settlement.invoice_run import run_invoicing
 from settlement.rules import round_ore
 from storage.db import connect
-from storage.invoices import COPENHAGEN, run_invoicing
 from tests.invoice_fixtures import (
     ContractRow,
     LineRow,
@@ -35,7 +34,7 @@ from tests.invoice_fixtures import (
 
 pytestmark = pytest.mark.services
 
-OCTOBER = InvoicePeriod.parse("2026-10")
+OCTOBER = BillingPeriod.parse("2026-10")
 NOW = datetime(2026, 11, 5, 8, tzinfo=UTC)
 LATER = datetime(2026, 12, 3, 9, tzinfo=UTC)
 
@@ -283,14 +282,8 @@ def test_the_database_refuses_to_change_an_issued_invoice(db: str) -> None:
 
 # ----------------------------------------------------------------------------------------- CLI
 def _cli(*argv: str) -> int:
-    """Run one of this module's subcommands through argparse, as `elflow` does."""
-    parser = argparse.ArgumentParser(prog="elflow")
-    sub = parser.add_subparsers(dest="command", required=True)
-    for register in REGISTRY:
-        register(sub)
-    args = parser.parse_args(argv)
-    result: int = args.handler(args)
-    return result
+    """Run an `elflow` subcommand in this process."""
+    return main(list(argv))
 
 
 def _reject_float(text: str) -> Any:
@@ -318,7 +311,7 @@ def test_invoice_cli_issues_and_exports_json_with_string_amounts(db: str, tmp_pa
         document["invoice"]["type"] == "AcontoCombined"
         and document["invoice"]["status"] == "Issued"
     )
-    issued = datetime.fromisoformat(document["invoice"]["issued_at"]).astimezone(COPENHAGEN)
+    issued = to_local(datetime.fromisoformat(document["invoice"]["issued_at"]))
     assert document["invoice"]["due_date"] == (issued.date() + timedelta(days=14)).isoformat()
     assert document["customer"] == {
         "id": str(ids("C1")),
@@ -386,14 +379,14 @@ def test_export_lines_of_a_period_without_runs_writes_an_empty_typed_file(
 
 
 def test_a_quarter_run_is_preferred_over_the_months_runs_of_its_grid_area(db: str) -> None:
-    q4 = InvoicePeriod.parse("2026-Q4")
+    q4 = BillingPeriod.parse("2026-Q4")
     contract = ContractRow(
         "C1", "K1", _gsrn(1), "344", "Quarterly", "PostPayment", 30, OCTOBER.start
     )
     with connect(db) as conn:
         seed_contracts(conn, [contract])
         for month in q4.months:
-            insert_run(conn, InvoicePeriod(q4.frequency.MONTHLY, month), "344", 1, _energy("100"))
+            insert_run(conn, BillingPeriod.month_of(month), "344", 1, _energy("100"))
         insert_run(conn, q4, "344", 1, _energy("250"))
         conn.commit()
         run_invoicing(conn, q4, NOW)

@@ -12,23 +12,20 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from settlement.codelists import (
+from schemas.calendar import BillingPeriod
+from schemas.codelists import (
     BillingFrequency,
     ChargeType,
     InvoiceStatus,
     InvoiceType,
     PaymentModel,
 )
+from schemas.invoice_records import AcontoSettled, ContractTerms, ExistingInvoice, SettledLine
 from settlement.invoicing import (
-    AcontoSettled,
-    ContractTerms,
     Create,
-    ExistingInvoice,
     InvoiceDraft,
-    InvoicePeriod,
     InvoicingError,
     Replace,
-    SettledLine,
     build_correction,
     build_invoice,
     missing_runs,
@@ -38,7 +35,7 @@ from settlement.rules import VAT_RATE, round_ore
 
 CUSTOMER = uuid.UUID(int=1)
 GSRNS = ("571313100000000001", "571313100000000002")
-OCTOBER = InvoicePeriod.parse("2026-10")
+OCTOBER = BillingPeriod.parse("2026-10")
 RUN = uuid.UUID(int=99)
 
 
@@ -98,36 +95,8 @@ def settled_lines(draw: st.DrawFn) -> list[SettledLine]:
 
 
 # ------------------------------------------------------------------------------------ periods
-@pytest.mark.parametrize(
-    ("text", "start", "end", "months", "following"),
-    [
-        ("2026-10", date(2026, 10, 1), date(2026, 11, 1), 1, "2026-11"),
-        ("2026-12", date(2026, 12, 1), date(2027, 1, 1), 1, "2027-01"),
-        ("2026-Q4", date(2026, 10, 1), date(2027, 1, 1), 3, "2027-Q1"),
-        ("2027-Q1", date(2027, 1, 1), date(2027, 4, 1), 3, "2027-Q2"),
-    ],
-)
-def test_period_label_gives_local_date_range_and_months(
-    text: str, start: date, end: date, months: int, following: str
-) -> None:
-    period = InvoicePeriod.parse(text)
-    assert (period.start, period.end, len(period.months), period.label) == (
-        start,
-        end,
-        months,
-        text,
-    )
-    assert period.following().label == following
-
-
-@pytest.mark.parametrize("text", ["2026-13", "2026-Q5", "2026-1", "26-10", "2026-10-01"])
-def test_malformed_period_is_refused(text: str) -> None:
-    with pytest.raises(ValueError):
-        InvoicePeriod.parse(text)
-
-
 def test_quarter_needs_a_run_for_each_month_of_each_contracts_grid_area() -> None:
-    q4 = InvoicePeriod.parse("2026-Q4")
+    q4 = BillingPeriod.parse("2026-Q4")
     completed: set[tuple[date, str | None]] = {
         (date(2026, 10, 1), "344"),
         (date(2026, 11, 1), "344"),
@@ -283,7 +252,7 @@ def test_aconto_settlement_that_does_not_match_the_lines_is_refused() -> None:
 
 
 def test_quarterly_aconto_uses_the_quarter_row_over_monthly_rows() -> None:
-    q4 = InvoicePeriod.parse("2026-Q4")
+    q4 = BillingPeriod.parse("2026-Q4")
     contract = ContractTerms(
         uuid.UUID(int=7),
         CUSTOMER,

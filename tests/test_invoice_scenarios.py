@@ -30,10 +30,11 @@ from pathlib import Path
 
 import pytest
 
-from settlement.invoicing import InvoicePeriod
+from schemas.calendar import BillingPeriod
+from settlement.invoice_run import run_invoicing
 from settlement.rules import round_ore
 from storage.db import connect
-from storage.invoices import latest_completed_runs, run_invoicing
+from storage.invoices import latest_completed_runs
 from tests.invoice_fixtures import (
     ContractRow,
     LineRow,
@@ -97,13 +98,13 @@ def _apply_step(conn_url: str, folder: Path, step: str) -> None:
     with connect(conn_url) as conn:
         run_ids = {}
         for key, lines in runs.items():
-            run_ids[key] = insert_run(conn, InvoicePeriod.parse(key[1]), key[2], key[3], lines)
+            run_ids[key] = insert_run(conn, BillingPeriod.parse(key[1]), key[2], key[3], lines)
         for row in _read(folder / "given" / "aconto_settlements.csv"):
             if row["step"] == step:
                 insert_aconto(
                     conn,
                     run_ids[_run_key(row)],
-                    InvoicePeriod.parse(row["period"]),
+                    BillingPeriod.parse(row["period"]),
                     row["contract"],
                     Decimal(row["actual_cost"]),
                     Decimal(row["aconto_paid"]),
@@ -131,7 +132,7 @@ def _stored(conn_url: str) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
         {
             "id": str(h[0]),
             "customer": str(h[1]),
-            "period": InvoicePeriod(h[3], h[2]).label,
+            "period": BillingPeriod(h[3], h[2]).label,
             "type": h[4],
             "status": h[5],
             "issued_at": "" if h[6] is None else h[6].astimezone(UTC).isoformat(),
@@ -158,7 +159,7 @@ def _stored(conn_url: str) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
     ]
 
 
-def _check_invariants(url: str, periods: list[InvoicePeriod]) -> None:
+def _check_invariants(url: str, periods: list[BillingPeriod]) -> None:
     with connect(url) as conn:
         for period in periods:
             report = run_invoicing(
@@ -197,10 +198,10 @@ def test_invoice_scenario(db: str, name: str) -> None:
         seed_contracts(conn, _contracts(folder))
         conn.commit()
 
-    periods: list[InvoicePeriod] = []
+    periods: list[BillingPeriod] = []
     for step in _read(folder / "given" / "steps.csv"):
         _apply_step(db, folder, step["step"])
-        period = InvoicePeriod.parse(step["invoice_period"])
+        period = BillingPeriod.parse(step["invoice_period"])
         if period not in periods:
             periods.append(period)
         with connect(db) as conn:

@@ -11,10 +11,10 @@ from decimal import ROUND_HALF_UP, Decimal
 import pytest
 
 from schemas.bands import DEFAULT_BANDS, band_table
-from settlement.invoicing import InvoicePeriod
-from settlement.run import parse_period, settle
+from schemas.calendar import BillingPeriod
+from settlement.invoice_run import run_invoicing
+from settlement.run import settle
 from storage.db import Conn, connect
-from storage.invoices import run_invoicing
 from storage.readings import TransactionItem, write_batch
 from tests.settlement_support import SCENARIOS, load_given
 
@@ -66,8 +66,7 @@ def test_a_correction_after_invoicing_gives_a_new_version_and_a_debit_then_a_cre
     db: str,
 ) -> None:
     bands = list(band_table(DEFAULT_BANDS))
-    period = parse_period("2026-10")
-    invoice_period = InvoicePeriod.parse("2026-10")
+    period = invoice_period = BillingPeriod.parse("2026-10")
     with connect(db, autocommit=True) as conn:
         load_given(conn, SCENARIOS / "a_plain_month_pt15m_spot" / "given")
 

@@ -11,13 +11,13 @@ import psycopg
 import pytest
 
 from schemas.bands import DEFAULT_BANDS, band_table
-from settlement.invoicing import InvoicePeriod
-from settlement.run import parse_period, settle
+from schemas.calendar import BillingPeriod
+from settlement.invoice_run import run_invoicing
+from settlement.run import settle
 from storage.db import OWNER_ROLE, Conn, Job, connect, url_for, with_user
 from storage.deadletters import list_dead_letters
-from storage.invoices import run_invoicing
+from storage.importers import import_file
 from storage.readings import write_batch
-from storage.reference_import import import_file
 from storage.roles import ALL_ROLES, APP_ROLES, FINANCE, GRAFANA, INGEST, LOADER
 from tests.settlement_support import LOAD_ORDER, SCENARIOS, readings_items
 
@@ -113,11 +113,11 @@ def test_loader_ingest_and_finance_close_a_period_each_with_its_own_privileges(d
         assert list_dead_letters(ingest, include_resolved=True, limit=10) == []
     assert result.readings_written > 0
     reports = settle(
-        parse_period("2026-10"), "344", url=with_user(db, FINANCE), now=NOW, progress=print
+        BillingPeriod.parse("2026-10"), "344", url=with_user(db, FINANCE), now=NOW, progress=print
     )
     assert [r.status for r in reports] == ["Completed"]
     with as_role(db, FINANCE, autocommit=False) as finance:
-        invoicing = run_invoicing(finance, InvoicePeriod.parse("2026-10"), NOW, issue=True)
+        invoicing = run_invoicing(finance, BillingPeriod.parse("2026-10"), NOW, issue=True)
         finance.commit()
     assert len(invoicing.issued) == 1
 

@@ -279,7 +279,7 @@ MALFORMED_XML = {
     "truncated": (XML_SAMPLE[:400], "unparseable"),
     "DTD": (
         b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaa">]><x>&a;</x>',
-        "unparseable",
+        "dtd_not_allowed",
     ),
     "other root": (
         XML_SAMPLE.replace(b"NotifyValidatedMeasureData_", b"NotifyAggregatedMeasureData_"),
@@ -351,4 +351,9 @@ def test_reason_codes_are_the_documented_set() -> None:
         "position_outside_interval",
         "too_many_decimals",
         "negative_quantity",
+        "bad_identifier",
+        "time_out_of_range",
+        "created_in_future",
+        "conflicting_series",
+        "dtd_not_allowed",
     } == REASONS

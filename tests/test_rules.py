@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from schemas import codelists as schema_codelists
-from schemas.reference import local_midnight_utc
+from schemas.calendar import local_midnight_utc
 from settlement import codelists
 from settlement.rules import (
     VAT_RATE,

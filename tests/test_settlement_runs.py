@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from deploy.cli import main
-from schemas.reference import local_midnight_utc
-from settlement.run import Period, SettlementError, parse_period, settle
+from schemas.calendar import BillingPeriod, local_midnight_utc
+from settlement.run import SettlementError, settle
 from storage import settlement as sql
 from storage.db import connect
 from tests.settlement_support import SCENARIOS, load_given
@@ -19,7 +19,7 @@ from tests.settlement_support import SCENARIOS, load_given
 pytestmark = pytest.mark.services
 
 PLAIN = SCENARIOS / "a_plain_month_pt15m_spot" / "given"
-OCTOBER = parse_period("2026-10")
+OCTOBER = BillingPeriod.parse("2026-10")
 AFTER = local_midnight_utc(OCTOBER.end) + timedelta(days=1)
 
 
@@ -47,22 +47,6 @@ def runs_of(db: str) -> list[tuple[object, ...]]:
         return conn.execute(
             "SELECT version, status, error_details FROM settlement_run ORDER BY version"
         ).fetchall()
-
-
-def test_period_parses_months_and_quarters() -> None:
-    assert parse_period("2026-10") == Period(
-        "2026-10", OCTOBER.start, OCTOBER.end, OCTOBER.frequency
-    )
-    q4 = parse_period("2026-Q4")
-    assert (q4.start.isoformat(), q4.end.isoformat(), q4.frequency.value) == (
-        "2026-10-01",
-        "2027-01-01",
-        "Quarterly",
-    )
-    assert q4.following().label == "2027-Q1"
-    assert parse_period("2026-12").following().label == "2027-01"
-    with pytest.raises(SettlementError, match="YYYY-MM or YYYY-Qn"):
-        parse_period("2026-13")
 
 
 def test_rerun_with_unchanged_data_is_version_2_with_identical_lines(db: str) -> None:
@@ -130,7 +114,7 @@ def test_missing_tariff_names_grid_area_and_instant(db: str) -> None:
 def test_a_killed_run_is_marked_abandoned_by_the_next_run(db: str) -> None:
     load(db)
     with connect(db, autocommit=True) as conn:
-        from storage.reference_import import billing_period_id
+        from storage.periods import billing_period_id
 
         period_id = billing_period_id(conn, OCTOBER.start, OCTOBER.end, "Monthly")
         sql.insert_run(conn, period_id, "344")  # a run whose process died: Running, no lines
@@ -179,7 +163,7 @@ def test_open_period_and_unknown_grid_area_are_one_line_errors(
 ) -> None:
     load(db)
     with pytest.raises(
-        SettlementError, match=r"^period 2026-10 is not closed: ends 2026-11-01 local$"
+        SettlementError, match=r"^period 2026-10 is not closed: its last local day is 2026-10-31$"
     ):
         settle(OCTOBER, "344", url=db, now=datetime(2026, 10, 31, 12, tzinfo=UTC), progress=quiet)
     assert main(["settle", "--period", "2026-10", "--grid-area", "999"]) == 2

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from schemas.reference import local_midnight_utc
-from settlement.run import parse_period, settle
+from schemas.calendar import BillingPeriod, local_midnight_utc
+from settlement.run import settle
 from storage.db import connect
 from tests.settlement_support import SCENARIOS, load_given, read_rows
 
@@ -31,7 +31,7 @@ def test_scenario(name: str, db: str) -> None:
     when = json.loads((folder / "when.json").read_text())
     with connect(db, autocommit=True) as conn:
         load_given(conn, folder / "given")
-    period = parse_period(when["period"])
+    period = BillingPeriod.parse(when["period"])
     [report] = settle(
         period,
         when["grid_area"],

@@ -22,9 +22,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from schemas.bands import band_table
-from schemas.reference import local_midnight_utc
-from schemas.settings import ConfigError, settings
-from settlement.run import parse_period, settle
+from schemas.calendar import BillingPeriod, local_midnight_utc
+from schemas.settings import settings
+from settlement.run import settle
 from storage.db import connect
 from storage.scratch import scratch_database
 from storage.summaries import refresh_period
@@ -111,7 +111,7 @@ def _peak_rss_mib() -> float:
 def run_bench(spec: BenchSpec, progress: Callable[[str], None]) -> str:
     """Run the benchmark (module docstring); returns the figures as printable lines."""
     if spec.metering_points < 1:
-        raise ConfigError("--metering-points must be at least 1")
+        raise ValueError("--metering-points must be at least 1")
     with scratch_database("elflow_bench", keep=spec.keep) as url:
         if spec.keep:
             progress(f"keeping the scratch database {url}")
@@ -119,7 +119,7 @@ def run_bench(spec: BenchSpec, progress: Callable[[str], None]) -> str:
 
 
 def _bench(spec: BenchSpec, url: str, progress: Callable[[str], None]) -> str:
-    period = parse_period(spec.period)
+    period = BillingPeriod.parse(spec.period)
     cfg = settings()
     start, end = local_midnight_utc(period.start), local_midnight_utc(period.end)
     n = spec.metering_points

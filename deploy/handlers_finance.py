@@ -1,0 +1,81 @@
+"""Handlers of `elflow load`, `settle`, `invoice` and `export` (wired in deploy/cli.py)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import UTC, datetime
+
+
+def load(args: argparse.Namespace) -> int:
+    from storage.db import connect
+    from storage.importers import import_file
+
+    with connect(job="loader", autocommit=True) as conn:
+        for file in args.files:
+            print(import_file(conn, args.kind, file).line())
+    return 0
+
+
+def settle(args: argparse.Namespace) -> int:
+    from settlement.run import RunReport
+    from settlement.run import settle as run
+    from storage.db import url_for
+
+    def show(report: RunReport) -> None:
+        print(report.table(), flush=True)
+
+    run(
+        args.period,
+        args.grid_area,
+        dry_run=args.dry_run,
+        allow_open=args.allow_open,
+        refresh=not args.no_refresh,
+        url=url_for("finance"),
+        progress=lambda line: print(line, file=sys.stderr, flush=True),
+        on_report=show,
+    )
+    return 0
+
+
+def invoice(args: argparse.Namespace) -> int:
+    from settlement.exports import export_directory, export_invoice_json
+    from settlement.invoice_run import run_invoicing
+    from storage.db import connect
+    from storage.invoices import period_invoice_ids
+
+    directory = None if args.export_dir is None else export_directory(args.export_dir)
+    with connect(job="finance") as conn:
+        report = run_invoicing(conn, args.period, datetime.now(UTC), issue=args.issue)
+        exported = []
+        if directory is not None:
+            exported = [
+                export_invoice_json(conn, invoice_id, directory, force=args.force)
+                for invoice_id in period_invoice_ids(conn, args.period)
+            ]
+    print(
+        f"invoicing {report.period}: {len(report.created)} created, {len(report.replaced)} drafts"
+        f" rebuilt, {len(report.discarded)} drafts discarded, {report.unchanged} unchanged,"
+        f" {len(report.issued)} issued, {len(report.skipped)} customers skipped"
+    )
+    for customer, reason in report.skipped:
+        print(f"  skipped customer {customer}: {reason}", file=sys.stderr)
+    if report.lines_without_contract:
+        print(
+            f"  {report.lines_without_contract} settlement lines have no contract and were not"
+            " invoiced",
+            file=sys.stderr,
+        )
+    if directory is not None:
+        print(f"exported {len(exported)} invoices to {directory}")
+    return 0
+
+
+def export_lines(args: argparse.Namespace) -> int:
+    from settlement.exports import export_settlement_lines
+    from storage.db import connect
+
+    with connect(job="finance") as conn:
+        count = export_settlement_lines(conn, args.period, args.out, force=args.force)
+    print(f"wrote {count} settlement lines of {args.period.label} to {args.out}")
+    return 0

@@ -1,0 +1,68 @@
+"""Handlers of `elflow db`, `elflow stack` and `elflow bench` (wired in deploy/cli.py)."""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from pathlib import Path
+
+from schemas.settings import ConfigError
+
+STACK_SCRIPT = Path(__file__).with_name("stack.sh")
+
+
+def db_migrate(args: argparse.Namespace) -> int:
+    from storage.db import connect
+    from storage.migrate import MigrationError, migrate
+
+    with connect(job="migrate") as conn:
+        try:
+            applied = migrate(conn)
+        except MigrationError as exc:
+            raise ConfigError(str(exc)) from None
+    print("applied: " + ", ".join(applied) if applied else "database schema is up to date")
+    return 0
+
+
+def db_edition(args: argparse.Namespace) -> int:
+    from storage.db import connect
+    from storage.edition import timescaledb_edition
+
+    with connect(job="migrate") as conn:
+        print(timescaledb_edition(conn))
+    return 0
+
+
+def db_roles(args: argparse.Namespace) -> int:
+    from storage.db import url_for
+    from storage.roles import database_of, set_up
+
+    for line in set_up(url_for("admin"), args.database or database_of(url_for("migrate"))):
+        print(line)
+    return 0
+
+
+def stack(args: argparse.Namespace) -> int:
+    return subprocess.call([str(STACK_SCRIPT), args.action])
+
+
+def bench_ingest(args: argparse.Namespace) -> int:
+    from deploy.bench.ingest import bench_ingest as run
+    from deploy.bench.ingest import default_spec, print_figures
+
+    spec = default_spec(args.metering_points, args.days, args.start)
+    figures = run(spec, processes=args.processes)
+    print_figures(spec, figures, args.processes)
+    return 0
+
+
+def bench_settle(args: argparse.Namespace) -> int:
+    from deploy.bench.settle import BenchSpec, run_bench
+
+    report = run_bench(
+        BenchSpec(metering_points=args.metering_points, period=args.period.label, keep=args.keep),
+        progress=lambda line: print(line, file=sys.stderr, flush=True),
+    )
+    print(report)
+    return 0
