@@ -16,6 +16,7 @@ from datetime import date
 from pathlib import Path
 
 from schemas.errors import ElflowError
+from schemas.secrets import redact
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -92,6 +93,13 @@ def _ops(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     db = _group(sub, "db", "database schema")
     _command(db, "migrate", "apply pending migrations", "handlers_ops:db_migrate")
     _command(db, "edition", "print the TimescaleDB edition", "handlers_ops:db_edition")
+    roles = _command(
+        db,
+        "roles",
+        "create the roles and the database (once, as ELFLOW_ADMIN_DATABASE_URL)",
+        "handlers_ops:db_roles",
+    )
+    roles.add_argument("--database", help="default: the database of ELFLOW_MIGRATE_DATABASE_URL")
 
     stack = _command(
         sub, "stack", "the local TimescaleDB + broker (deploy/stack.sh)", "handlers_ops:stack"
@@ -270,18 +278,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return handler(args)
     except ElflowError as exc:
-        print(f"elflow: {exc}", file=sys.stderr)
+        print(redact(f"elflow: {exc}"), file=sys.stderr)
         return 2
     except Exception as exc:
+        import psycopg
         from confluent_kafka import KafkaException
 
+        if isinstance(exc, psycopg.Error):
+            # The database refused this job (e.g. its role lacks the privilege): one line.
+            text = str(exc).strip()
+            print(
+                redact(f"elflow: database: {text.splitlines()[0] if text else exc!r}"),
+                file=sys.stderr,
+            )
+            return 2
         if not isinstance(exc, KafkaException):
             raise
         from schemas.settings import settings
 
         bootstrap = settings().kafka_bootstrap
         print(
-            f"elflow: Kafka at ELFLOW_KAFKA_BOOTSTRAP={bootstrap}: {exc.args[0]}", file=sys.stderr
+            redact(f"elflow: Kafka at ELFLOW_KAFKA_BOOTSTRAP={bootstrap}: {exc.args[0]}"),
+            file=sys.stderr,
         )
         return 2
     except KeyboardInterrupt:

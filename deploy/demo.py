@@ -19,7 +19,7 @@ from settlement.exports import export_settlement_lines
 from settlement.invoice_run import run_invoicing
 from settlement.run import RunReport, settle
 from storage import reports
-from storage.db import Conn, connect
+from storage.db import Conn, connect, url_for
 from storage.importers import import_file
 
 
@@ -75,11 +75,11 @@ def run(args: argparse.Namespace) -> int:
         # is left out of settlement, so the demo keeps gaps rare (a few metering points a month).
         missing_rate=0.00003,
     )
-    with connect(autocommit=True) as conn:
+    with connect(job="loader", autocommit=True) as conn:
         load_reference_data(conn, spec, args.data_dir)
     print()
     _published, seconds = ingest_until_caught_up(cfg, spec)
-    with connect() as conn:
+    with connect(job="ingest") as conn:
         dead = reports.open_dead_letters_by_reason(conn)
         print(
             f"flow caught up in {seconds:.1f} s; metering_data holds "
@@ -100,8 +100,13 @@ def close_period(period: BillingPeriod, data_dir: Path) -> None:
     def show(report: RunReport) -> None:
         print(report.table(), flush=True)
 
-    settle(period, on_report=show, progress=lambda line: print(line, flush=True))
-    with connect() as conn:
+    settle(
+        period,
+        url=url_for("finance"),
+        on_report=show,
+        progress=lambda line: print(line, flush=True),
+    )
+    with connect(job="finance") as conn:
         report = run_invoicing(conn, period, datetime.now(UTC))
         parquet = data_dir / f"settlement_lines_{period.label}.parquet"
         lines = export_settlement_lines(conn, period, parquet, force=True)

@@ -11,7 +11,7 @@ def load(args: argparse.Namespace) -> int:
     from storage.db import connect
     from storage.importers import import_file
 
-    with connect(autocommit=True) as conn:
+    with connect(job="loader", autocommit=True) as conn:
         for file in args.files:
             print(import_file(conn, args.kind, file).line())
     return 0
@@ -20,6 +20,7 @@ def load(args: argparse.Namespace) -> int:
 def settle(args: argparse.Namespace) -> int:
     from settlement.run import RunReport
     from settlement.run import settle as run
+    from storage.db import url_for
 
     def show(report: RunReport) -> None:
         print(report.table(), flush=True)
@@ -30,6 +31,7 @@ def settle(args: argparse.Namespace) -> int:
         dry_run=args.dry_run,
         allow_open=args.allow_open,
         refresh=not args.no_refresh,
+        url=url_for("finance"),
         progress=lambda line: print(line, file=sys.stderr, flush=True),
         on_report=show,
     )
@@ -43,7 +45,7 @@ def invoice(args: argparse.Namespace) -> int:
     from storage.invoices import period_invoice_ids
 
     directory = None if args.export_dir is None else export_directory(args.export_dir)
-    with connect() as conn:
+    with connect(job="finance") as conn:
         report = run_invoicing(conn, args.period, datetime.now(UTC), issue=args.issue)
         exported = []
         if directory is not None:
@@ -73,7 +75,7 @@ def export_lines(args: argparse.Namespace) -> int:
     from settlement.exports import export_settlement_lines
     from storage.db import connect
 
-    with connect() as conn:
+    with connect(job="finance") as conn:
         count = export_settlement_lines(conn, args.period, args.out, force=args.force)
     print(f"wrote {count} settlement lines of {args.period.label} to {args.out}")
     return 0

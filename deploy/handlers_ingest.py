@@ -63,7 +63,7 @@ def deadletters_list(args: argparse.Namespace) -> int:
     from storage.db import connect
     from storage.deadletters import list_dead_letters
 
-    with connect() as conn:
+    with connect(job="ingest") as conn:
         rows = list_dead_letters(conn, include_resolved=args.all, limit=args.limit)
     if not rows:
         print("no dead letters" if args.all else "no open dead letters")
@@ -78,7 +78,7 @@ def deadletters_replay(args: argparse.Namespace) -> int:
     from schemas.settings import settings
     from storage.db import connect
 
-    with connect() as conn:
+    with connect(job="ingest") as conn:
         outcomes = replay_dead_letters(conn, settings(), ids=args.id or None)
     fixed = sum(1 for o in outcomes if o.resolved)
     for outcome in outcomes:

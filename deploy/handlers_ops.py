@@ -7,15 +7,20 @@ import subprocess
 import sys
 from pathlib import Path
 
+from schemas.settings import ConfigError
+
 STACK_SCRIPT = Path(__file__).with_name("stack.sh")
 
 
 def db_migrate(args: argparse.Namespace) -> int:
     from storage.db import connect
-    from storage.migrate import migrate
+    from storage.migrate import MigrationError, migrate
 
-    with connect() as conn:
-        applied = migrate(conn)
+    with connect(job="migrate") as conn:
+        try:
+            applied = migrate(conn)
+        except MigrationError as exc:
+            raise ConfigError(str(exc)) from None
     print("applied: " + ", ".join(applied) if applied else "database schema is up to date")
     return 0
 
@@ -24,8 +29,17 @@ def db_edition(args: argparse.Namespace) -> int:
     from storage.db import connect
     from storage.edition import timescaledb_edition
 
-    with connect() as conn:
+    with connect(job="migrate") as conn:
         print(timescaledb_edition(conn))
+    return 0
+
+
+def db_roles(args: argparse.Namespace) -> int:
+    from storage.db import url_for
+    from storage.roles import database_of, set_up
+
+    for line in set_up(url_for("admin"), args.database or database_of(url_for("migrate"))):
+        print(line)
     return 0
 
 

@@ -163,16 +163,17 @@ start_pg() {
     log "starting PostgreSQL on 127.0.0.1:$PG_PORT"
     as_pg "$PG_BIN/pg_ctl" -D "$PGDATA" -l "$PGLOG" -w -t 60 start >/dev/null \
         || die "PostgreSQL did not start; see $PGLOG"
-    local psql=("$PG_BIN/psql" -X -q -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -v ON_ERROR_STOP=1)
-    if [ "$("${psql[@]}" -tAc "SELECT 1 FROM pg_roles WHERE rolname='elflow'")" != 1 ]; then
-        "${psql[@]}" -c "CREATE ROLE elflow LOGIN CREATEDB CREATEROLE"
-    fi
-    if [ "$("${psql[@]}" -tAc "SELECT 1 FROM pg_database WHERE datname='elflow'")" != 1 ]; then
-        "${psql[@]}" -c "CREATE DATABASE elflow OWNER elflow"
-    fi
-    # The extension needs a superuser to be created; migrations then find it in place.
-    PGOPTIONS="-c client_min_messages=error" "${psql[@]}" -d elflow \
-        -c "CREATE EXTENSION IF NOT EXISTS timescaledb"
+}
+
+# The roles, the database (owned by the owner role `elflow`) and what only a superuser does in
+# it (extension, restrictions): `elflow db roles`, idempotent, run on every `up`.
+ensure_roles() {
+    local out line
+    out="$(env -u ELFLOW_MIGRATE_DATABASE_URL \
+        ELFLOW_ADMIN_DATABASE_URL="postgresql://postgres@127.0.0.1:$PG_PORT/postgres" \
+        ELFLOW_DATABASE_URL="postgresql://elflow@127.0.0.1:$PG_PORT/elflow" \
+        "$VENV/bin/elflow" db roles 2>&1)" || die "elflow db roles failed: $out"
+    while IFS= read -r line; do log "$line"; done <<<"$out"
 }
 
 stop_pg() {
@@ -278,10 +279,10 @@ status() {
 mkdir -p "$LOCAL"
 case "${1:-up}" in
     install) install_all ;;
-    up) install_all; start_pg; start_broker; status ;;
+    up) install_all; start_pg; ensure_roles; start_broker; status ;;
     down) stop_broker; stop_pg ;;
     restart-broker) stop_broker; start_broker ;;
-    restart-db) stop_pg; start_pg ;;
+    restart-db) stop_pg; start_pg; ensure_roles ;;
     status) status ;;
     env) print_env ;;
     *) die "usage: deploy/stack.sh install|up|down|status|env|restart-broker|restart-db" ;;

@@ -212,7 +212,7 @@ class DatabaseWriter:
         while True:
             try:
                 if self._conn is None or self._conn.closed:
-                    self._conn = connect(self._cfg.database_url)
+                    self._conn = connect(job="ingest")
                 return write_batch(self._conn, values, tz=self._cfg.timezone, bands=self._bands)
             except Exception as exc:
                 kind = classify_failure(exc, self._conn)

@@ -13,6 +13,7 @@ from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from schemas.errors import ElflowError
+from schemas.secrets import redact
 
 LOCAL_PG_PORT = 54329
 LOCAL_KAFKA_PORT = 19092
@@ -34,7 +35,16 @@ class ConfigError(ElflowError):
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ELFLOW_", extra="ignore")
 
+    # The database (host, port, name) and the owner's login, which only `elflow db migrate`
+    # uses. Each job's URL defaults to this one with the job's role as user and no password
+    # (storage.db.url_for); set ELFLOW_<JOB>_DATABASE_URL to give a role its own password/host.
     database_url: str = f"postgresql://elflow@127.0.0.1:{LOCAL_PG_PORT}/elflow"
+    migrate_database_url: str | None = None
+    ingest_database_url: str | None = None
+    finance_database_url: str | None = None
+    loader_database_url: str | None = None
+    # A superuser: `elflow db roles` and the scratch databases of tests and benchmarks.
+    admin_database_url: str = f"postgresql://postgres@127.0.0.1:{LOCAL_PG_PORT}/postgres"
     kafka_bootstrap: str = f"127.0.0.1:{LOCAL_KAFKA_PORT}"
     # Extra librdkafka settings as a JSON object, e.g. {"security.protocol": "SASL_SSL", ...}.
     kafka_config: dict[str, str] = Field(default_factory=dict)
@@ -65,9 +75,18 @@ class Settings(BaseSettings):
     # Kafka's default message.max.bytes is 1 048 588; keep this below the broker's limit.
     deadletter_max_bytes: int = Field(default=900_000, ge=4096)
 
-    @field_validator("database_url")
+    @field_validator(
+        "database_url",
+        "migrate_database_url",
+        "ingest_database_url",
+        "finance_database_url",
+        "loader_database_url",
+        "admin_database_url",
+    )
     @classmethod
-    def _postgres_url(cls, value: str) -> str:
+    def _postgres_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
         if not value.startswith(("postgresql://", "postgres://")) and "=" not in value:
             raise ValueError("must be a postgresql:// URL or a libpq key=value string")
         return value
@@ -91,6 +110,12 @@ class Settings(BaseSettings):
         validate_bands(value)
         return value
 
+    def __repr__(self) -> str:
+        return redact(super().__repr__())
+
+    def __str__(self) -> str:
+        return redact(super().__str__())
+
     def kafka_client_config(self, **extra: str) -> dict[str, str | int | float | bool]:
         """librdkafka settings for any client: bootstrap plus the pass-through settings."""
         return {"bootstrap.servers": self.kafka_bootstrap, **self.kafka_config, **extra}
@@ -103,7 +128,7 @@ def load_settings() -> Settings:
     except ValidationError as exc:
         first = exc.errors()[0]
         name = "ELFLOW_" + "_".join(str(p) for p in first["loc"][:1]).upper()
-        raise ConfigError(f"bad setting {name}: {first['msg']}") from None
+        raise ConfigError(redact(f"bad setting {name}: {first['msg']}")) from None
 
 
 @lru_cache(maxsize=1)

@@ -1,48 +1,53 @@
-"""Throw-away databases for tests and benchmarks: created through the admin connection, with
-the timescaledb extension (which only a superuser may create) and optionally the schema."""
+"""Throw-away databases for tests and benchmarks, set up as production's: created through the
+admin connection, owned by the owner role, prepared by storage.roles (extension, restrictions)
+and migrated as the owner, so every role has exactly its production privileges."""
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import psycopg
 
-from schemas.settings import LOCAL_PG_PORT, ConfigError
-from storage.db import connect
+from schemas.settings import ConfigError
+from storage.db import OWNER_ROLE, connect, failure_line, url_for, with_user
 from storage.migrate import migrate
-
-DEFAULT_ADMIN_URL = f"postgresql://postgres@127.0.0.1:{LOCAL_PG_PORT}/postgres"
+from storage.roles import ensure_database, ensure_roles, on_database, prepare_database
 
 
 def admin_url() -> str:
-    return os.environ.get("ELFLOW_ADMIN_DATABASE_URL", DEFAULT_ADMIN_URL)
+    return url_for("admin")
+
+
+_roles_ready: set[str] = set()
 
 
 @contextmanager
 def scratch_database(
     prefix: str = "elflow_scratch", *, migrated: bool = True, keep: bool = False
 ) -> Iterator[str]:
-    """A new database owned by the elflow role; yields its URL and drops it afterwards (unless
-    `keep`)."""
+    """A new database owned by the owner role; yields the owner's connection string to it
+    (each job's role reaches it through storage.db.url_for with ELFLOW_DATABASE_URL set to it)
+    and drops it afterwards (unless `keep`)."""
     admin = admin_url()
     name = f"{prefix}_{uuid.uuid4().hex[:10]}"
     try:
         with psycopg.connect(admin, autocommit=True, connect_timeout=10) as conn:
-            conn.execute(f'CREATE DATABASE "{name}" OWNER elflow')
+            if admin not in _roles_ready:
+                ensure_roles(conn)
+                _roles_ready.add(admin)
+            ensure_database(conn, name)
     except psycopg.Error as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ConfigError(
-            f"cannot create a scratch database via ELFLOW_ADMIN_DATABASE_URL: {first}"
+            failure_line(
+                "cannot create a scratch database via ELFLOW_ADMIN_DATABASE_URL", exc, admin
+            )
         ) from None
-    base = admin.rsplit("/", 1)[0]
     try:
-        with psycopg.connect(f"{base}/{name}", autocommit=True) as conn:
-            conn.execute("SET client_min_messages = error")
-            conn.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
-        url = f"{base.replace('postgres@', 'elflow@', 1)}/{name}"
+        with psycopg.connect(on_database(admin, name), autocommit=True) as conn:
+            prepare_database(conn)
+        url = with_user(on_database(admin, name), OWNER_ROLE)
         if migrated:
             with connect(url) as conn:
                 migrate(conn)
