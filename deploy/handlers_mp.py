@@ -21,7 +21,7 @@ def mp_show(args: argparse.Namespace) -> int:
     from storage import metering_points as store
     from storage.db import connect
 
-    with connect() as conn:
+    with connect(job="ingest") as conn:
         found = store.versions(conn, args.gsrn)
         events = store.event_rows(conn, args.gsrn)
         waiting = store.pending(conn, args.gsrn)
@@ -64,7 +64,7 @@ def mp_list(args: argparse.Namespace) -> int:
     from storage import metering_points as store
     from storage.db import connect
 
-    with connect() as conn:
+    with connect(job="ingest") as conn:
         rows = store.latest_versions(conn, args.grid_area)
     print("gsrn                type  status        grid area  settlement   since (local date)")
     for v in rows:
@@ -102,7 +102,7 @@ def mp_replay(args: argparse.Namespace) -> int:
     from settlement.masterdata import replay
     from storage.db import connect
 
-    with connect() as conn:
+    with connect(job="ingest") as conn:
         outcome = replay(conn, topic=settings().masterdata_topic)
     print(
         f"{outcome.applied} records applied, {outcome.still_waiting} still waiting; "

@@ -68,7 +68,7 @@ class _Partition(StatefulSinkPartition[Item, None]):
         while True:
             try:
                 if self._conn is None or self._conn.closed:
-                    self._conn = connect(self._cfg.database_url)
+                    self._conn = connect(job="ingest")
                 return apply_batch(self._conn, values, topic=self._cfg.masterdata_topic)
             except (psycopg.OperationalError, DatabaseUnavailable) as exc:
                 if time.monotonic() > deadline:

@@ -72,7 +72,7 @@ def relay(cfg: Settings, *, until_empty: bool, batch: int = DEFAULT_BATCH) -> in
         quiet_client_config(cfg, **{"acks": "all", "enable.idempotence": "true", "linger.ms": "10"})
     )
     sent = 0
-    with connect(cfg.database_url, autocommit=True) as conn:
+    with connect(job="ingest", autocommit=True) as conn:
         if not conn.execute("SELECT pg_try_advisory_lock(%s)", (_LOCK,)).fetchone() == (True,):
             raise KafkaException("another outbox relay is running")
         recovered = store.mark_published(conn, sorted(_already_on_topic(cfg, topic, 2 * batch)))
