@@ -42,7 +42,7 @@ def invoice(args: argparse.Namespace) -> int:
     from settlement.exports import export_directory, export_invoice_json
     from settlement.invoice_run import run_invoicing
     from storage.db import connect
-    from storage.invoices import period_invoice_ids
+    from storage.invoice_documents import period_invoice_ids
 
     directory = None if args.export_dir is None else export_directory(args.export_dir)
     with connect(job="finance") as conn:

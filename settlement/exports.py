@@ -24,6 +24,7 @@ from typing import Any
 from schemas.calendar import BillingPeriod
 from schemas.codelists import BillingFrequency
 from schemas.errors import ElflowError
+from storage import invoice_documents as documents
 from storage import invoices as store
 from storage.db import Conn
 
@@ -107,7 +108,7 @@ def _iso(value: Any) -> str | None:
 
 def invoice_document(conn: Conn, invoice_id: uuid.UUID) -> dict[str, Any]:
     """An invoice as a JSON-ready dict; every amount and quantity is a string, never a float."""
-    found = store.invoice_with_lines(conn, invoice_id)
+    found = documents.invoice_with_lines(conn, invoice_id)
     if found is None:
         raise KeyError(f"no invoice {invoice_id}")
     head, lines = found
@@ -176,7 +177,7 @@ def export_settlement_lines(
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    rows = store.lines_of_runs(conn, store.latest_completed_runs(conn, period))
+    rows = documents.lines_of_runs(conn, store.latest_completed_runs(conn, period))
     schema = pa.schema(
         [
             ("month", pa.date32()),
