@@ -11,7 +11,8 @@ Three shapes carry the same facts and are read into the same typed records:
 `parse_document` returns a `MasterDataDocument` or raises `InvalidMasterData` with one of
 `REASONS` (parse-level codes; the state rules in `settlement.metering_point_state` use DataHub's
 reason codes). Hostile input is bounded: at most `MAX_BYTES` bytes and `MAX_RECORDS` records,
-no DTD or entity declarations, texts of at most `MAX_TEXT` characters.
+no DTD or entity declarations, texts of at most `MAX_TEXT` characters. (Over 400 lines on
+purpose: three shapes of one document read into one record, so they cannot drift apart.)
 
 Longer than 400 lines on purpose: three readers and their one validation path belong together,
 so that a rule checked for one shape is checked for all.

@@ -1,5 +1,8 @@
 """Invoices from settlement lines: pure rules, no I/O.
 
+(Over 400 lines on purpose: building an invoice, correcting an issued one and planning what to
+write share one line model and one set of invariants; split, they would drift apart.)
+
 One invoice per customer per billing period. The period follows the contracts' BillingFrequency:
 a month ("2026-10") for Monthly contracts, a quarter ("2026-Q4" = October..December) for
 Quarterly ones. A customer with both gets a monthly invoice for the monthly contracts and a

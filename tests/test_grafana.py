@@ -5,6 +5,8 @@ expand each SQL panel's macros and variables (tests/grafana_macros.py) and run t
 read-only `elflow_grafana` role on a database filled through the ingest write path. Every SQL
 panel must return its columns, rows, and values equal to an independent model of the data
 (tests/oracle.py); every PromQL panel may only name metrics that flows/metrics.py exports.
+(Over 400 lines on purpose: one fixture database serves every panel, and each panel's check sits
+beside the model it is checked against.)
 """
 
 from __future__ import annotations

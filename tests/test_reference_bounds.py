@@ -2,7 +2,8 @@
 
 Every hostile file has a good row 1 and the refused value in row 2 (row 1 where the file has one
 row): the refusal is exactly one line naming file and row, never PostgreSQL's text, and the
-table it would have gone to is unchanged afterwards (one file = one transaction).
+table it would have gone to is unchanged afterwards (one file = one transaction). (Over 400
+lines: it is the table of every refusal, one row each.)
 Over 400 lines because the table is data: one case per refused value, read top to bottom.
 """
 
