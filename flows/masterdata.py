@@ -15,30 +15,26 @@ letters, headers `reason`, `detail`); `<topic>.events` (domain events, published
 from __future__ import annotations
 
 import logging
-import os
 import subprocess
-import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import bytewax.operators as op
-import psycopg
 from bytewax.connectors.kafka import KafkaSource, KafkaSourceMessage
 from bytewax.dataflow import Dataflow
 from bytewax.outputs import FixedPartitionedSink, StatefulSinkPartition
 from confluent_kafka import Producer
 
-from flows.runner import SNAPSHOT_SECONDS, ensure_recovery, ensure_topic, free_ports
+from flows.runner import ensure_recovery, ensure_topic, flow_commands, start_processes
+from flows.sink import DATABASE_REJECTED, RejectedBatch, RetryingConnection
+from schemas.printable import escape
 from schemas.settings import Settings, configure_logging, settings
-from settlement.masterdata import BatchOutcome, Item, apply_batch, message_items
-from storage.db import Conn, DatabaseUnavailable, connect
+from settlement.masterdata import BatchOutcome, Item, UnreadableItem, apply_batch, message_items
 
 log = logging.getLogger(__name__)
 
 # Fixed: the GSRN → partition mapping must not change between runs (one point, one writer).
 SINK_PARTITIONS = 4
-RECONNECT_PATIENCE_SECONDS = 300.0
 
 
 def events_topic(cfg: Settings) -> str:
@@ -58,25 +54,42 @@ class _Partition(StatefulSinkPartition[Item, None]):
 
     def __init__(self, cfg: Settings) -> None:
         self._cfg = cfg
-        self._conn: Conn | None = None
+        self._db = RetryingConnection("ingest")
         self._producer = Producer(cfg.kafka_client_config())
 
     def _apply(self, values: list[Item]) -> BatchOutcome:
-        """Apply; while the database is unreachable, reconnect and apply the same batch again."""
-        delay = 0.5
-        deadline = time.monotonic() + RECONNECT_PATIENCE_SECONDS
-        while True:
+        """Apply the batch in one transaction; retried while the database is unreachable. If
+        the database refuses the batch for its content, apply it one Kafka message at a time and
+        dead-letter (`database_rejected`) only the message it still refuses."""
+        topic = self._cfg.masterdata_topic
+
+        def apply(items: list[Item]) -> BatchOutcome:
+            return self._db.run(lambda conn: apply_batch(conn, items, topic=topic))
+
+        try:
+            return apply(values)
+        except RejectedBatch as exc:
+            log.warning("batch rejected by the database (%s); applying it message by message", exc)
+        total = BatchOutcome()
+        for message in _by_message(values):
             try:
-                if self._conn is None or self._conn.closed:
-                    self._conn = connect(job="ingest")
-                return apply_batch(self._conn, values, topic=self._cfg.masterdata_topic)
-            except (psycopg.OperationalError, DatabaseUnavailable) as exc:
-                if time.monotonic() > deadline:
-                    raise
-                log.warning("database unavailable (%s); retrying in %.1f s", exc, delay)
-                self._conn = None
-                time.sleep(delay)
-                delay = min(delay * 2, 10.0)
+                part = apply(message)
+            except RejectedBatch as exc:
+                first = message[0]
+                where = f"{first.topic}[{first.partition}]@{first.offset}"
+                log.warning("dead-lettered %s (%s): %s", where, DATABASE_REJECTED, exc)
+                refused = UnreadableItem(
+                    DATABASE_REJECTED,
+                    escape(f"{where}: refused by the database: {exc}", 400),
+                    first.payload,
+                    None,
+                    first.topic,
+                    first.partition,
+                    first.offset,
+                )
+                part = apply([refused])
+            total.merge(part)
+        return total
 
     def write_batch(self, values: list[Item]) -> None:
         outcome = self._apply(values)
@@ -95,8 +108,15 @@ class _Partition(StatefulSinkPartition[Item, None]):
         return None
 
     def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
+        self._db.close()
+
+
+def _by_message(values: list[Item]) -> list[list[Item]]:
+    """The batch's items grouped by the Kafka message they came from, in order."""
+    groups: dict[tuple[str, int | None, int | None], list[Item]] = {}
+    for item in values:
+        groups.setdefault((item.topic, item.partition, item.offset), []).append(item)
+    return list(groups.values())
 
 
 class MasterDataSink(FixedPartitionedSink[Item, None]):
@@ -153,34 +173,7 @@ def start(
     ensure_topic(cfg, deadletter_topic(cfg), partitions=1)
     store = recovery_dir(cfg)
     ensure_recovery(store)
-    common = [
-        sys.executable,
-        "-m",
-        "bytewax.run",
-        f"flows.masterdata:build_flow(until_end={until_end})",
-        "-r",
-        str(store),
-        "-s",
-        str(SNAPSHOT_SECONDS),
-        "-b",
-        "0",
-    ]
-    commands = [common]
-    if processes > 1:
-        addresses = ";".join(f"127.0.0.1:{port}" for port in free_ports(processes))
-        commands = [[*common, "-i", str(i), "-a", addresses] for i in range(processes)]
-    procs = []
-    for index, command in enumerate(commands):
-        out = None
-        if log_dir is not None:
-            log_dir.mkdir(parents=True, exist_ok=True)
-            out = (log_dir / f"masterdata-{index}.log").open("ab")
-        procs.append(
-            subprocess.Popen(
-                command,
-                env=dict(os.environ),
-                stdout=out,
-                stderr=subprocess.STDOUT if out else None,
-            )
-        )
-    return procs
+    commands = flow_commands(
+        f"flows.masterdata:build_flow(until_end={until_end})", store, processes
+    )
+    return start_processes(commands, log_name="masterdata", log_dir=log_dir)

@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
@@ -63,17 +64,19 @@ def free_ports(count: int) -> list[int]:
 
 
 def flow_commands(
-    cfg: Settings, processes: int, until_end: bool, ports: list[int] | None = None
+    target: str,
+    recovery_dir: Path,
+    processes: int,
+    ports: list[int] | None = None,
 ) -> list[list[str]]:
-    """The command line of each Bytewax process (one per process index)."""
-    target = f"flows.ingest:build_flow(until_end={until_end})"
+    """The command line of each Bytewax process of the flow `target` (module:function(...))."""
     common = [
         sys.executable,
         "-m",
         "bytewax.run",
         target,
         "-r",
-        str(cfg.recovery_dir),
+        str(recovery_dir),
         "-s",
         str(SNAPSHOT_SECONDS),
         "-b",
@@ -83,6 +86,31 @@ def flow_commands(
         return [common]
     addresses = ";".join(f"127.0.0.1:{port}" for port in (ports or free_ports(processes)))
     return [[*common, "-i", str(i), "-a", addresses] for i in range(processes)]
+
+
+def start_processes(
+    commands: list[list[str]],
+    *,
+    log_name: str,
+    env_of: Callable[[int], dict[str, str]] = lambda _index: {},
+    log_dir: Path | None = None,
+) -> list[subprocess.Popen[bytes]]:
+    """Start one process per command; with `log_dir`, process i logs to `<log_name>-i.log`."""
+    procs = []
+    for index, command in enumerate(commands):
+        out = None
+        if log_dir is not None:
+            log_dir.mkdir(parents=True, exist_ok=True)
+            out = (log_dir / f"{log_name}-{index}.log").open("ab")
+        procs.append(
+            subprocess.Popen(
+                command,
+                env={**os.environ, **env_of(index)},
+                stdout=out,
+                stderr=subprocess.STDOUT if out else None,
+            )
+        )
+    return procs
 
 
 def start_flow(
@@ -98,17 +126,15 @@ def start_flow(
     ensure_topic(cfg, cfg.readings_topic, partitions=max(2, processes))
     ensure_topic(cfg, cfg.deadletter_topic, partitions=1)
     ensure_recovery(cfg.recovery_dir)
-    procs = []
-    for index, command in enumerate(flow_commands(cfg, processes, until_end, cluster_ports)):
-        proc_env = {**os.environ, **(env or {})}
-        proc_env["ELFLOW_METRICS_PORT"] = str(cfg.metrics_port + index) if cfg.metrics_port else "0"
-        out = None
-        if log_dir is not None:
-            log_dir.mkdir(parents=True, exist_ok=True)
-            out = (log_dir / f"flow-{index}.log").open("ab")
-        procs.append(
-            subprocess.Popen(
-                command, env=proc_env, stdout=out, stderr=subprocess.STDOUT if out else None
-            )
-        )
-    return procs
+    commands = flow_commands(
+        f"flows.ingest:build_flow(until_end={until_end})",
+        cfg.recovery_dir,
+        processes,
+        cluster_ports,
+    )
+
+    def env_of(index: int) -> dict[str, str]:
+        port = str(cfg.metrics_port + index) if cfg.metrics_port else "0"
+        return {**(env or {}), "ELFLOW_METRICS_PORT": port}
+
+    return start_processes(commands, log_name="flow", env_of=env_of, log_dir=log_dir)

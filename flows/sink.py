@@ -23,7 +23,7 @@ import hashlib
 import logging
 import time
 from collections.abc import Callable, Sequence
-from typing import Literal
+from typing import Literal, TypeVar
 
 import psycopg
 from bytewax.outputs import FixedPartitionedSink, StatefulSinkPartition
@@ -34,10 +34,11 @@ from flows.parse import Item
 from schemas.bands import band_table
 from schemas.printable import escape
 from schemas.settings import Settings
-from storage.db import Conn, DatabaseUnavailable, connect
+from storage.db import Conn, DatabaseUnavailable, Job, connect
 from storage.readings import BatchResult, DeadLetterItem, TransactionItem, write_batch
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # Sink partitions: the unit of write parallelism. Fixed, because the GSRN → partition mapping must
 # not change between runs (one metering point, one writer).
@@ -167,6 +168,43 @@ def fetch_payload(cfg: Settings, topic: str, partition: int, offset: int) -> byt
         consumer.close()
 
 
+class RetryingConnection:
+    """A job's connection that runs a write again while the database is unreachable (a restart,
+    a failover) or the transaction was aborted (deadlock, serialization), for up to
+    RECONNECT_PATIENCE_SECONDS; a failure for the content of the write raises RejectedBatch at
+    once. Safe for writes that are idempotent and atomic."""
+
+    def __init__(self, job: Job) -> None:
+        self._job: Job = job
+        self._conn: Conn | None = None
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def run(self, write: Callable[[Conn], T]) -> T:
+        delay = 0.5
+        deadline = time.monotonic() + RECONNECT_PATIENCE_SECONDS
+        while True:
+            try:
+                if self._conn is None or self._conn.closed:
+                    self._conn = connect(job=self._job)
+                return write(self._conn)
+            except Exception as exc:
+                kind = classify_failure(exc, self._conn)
+                if kind == "rejected":
+                    raise RejectedBatch(exc) from exc
+                if time.monotonic() > deadline:
+                    raise
+                what = "database unavailable" if kind == "connection" else "transaction aborted"
+                log.warning("%s (%s); retrying in %.1f s", what, describe_error(exc), delay)
+                if kind == "connection":
+                    self.close()
+                time.sleep(delay)
+                delay = min(delay * 2, 10.0)
+
+
 class DatabaseWriter:
     """Writes batches: retries while the connection is lost, isolates a message the database
     refuses (see the module docstring)."""
@@ -178,13 +216,12 @@ class DatabaseWriter:
     ) -> None:
         self._cfg = cfg
         self._bands = list(band_table(cfg.bands))
-        self._conn: Conn | None = None
+        self._db = RetryingConnection("ingest")
         self._fetch = fetch or (lambda t, p, o: fetch_payload(cfg, t, p, o))
         self.isolated: list[DeadLetterItem] = []  # dead letters made by the last write
 
     def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
+        self._db.close()
 
     def write(self, values: Sequence[Item]) -> BatchResult:
         self.isolated = []
@@ -205,28 +242,9 @@ class DatabaseWriter:
         return total
 
     def _write_retrying(self, values: Sequence[Item]) -> BatchResult:
-        """Write the batch; while the database is unreachable (a restart, a failover), reconnect
-        and write the same batch again. Safe because the write is idempotent and atomic."""
-        delay = 0.5
-        deadline = time.monotonic() + RECONNECT_PATIENCE_SECONDS
-        while True:
-            try:
-                if self._conn is None or self._conn.closed:
-                    self._conn = connect(job="ingest")
-                return write_batch(self._conn, values, tz=self._cfg.timezone, bands=self._bands)
-            except Exception as exc:
-                kind = classify_failure(exc, self._conn)
-                if kind == "rejected":
-                    raise RejectedBatch(exc) from exc
-                if time.monotonic() > deadline:
-                    raise
-                what = "database unavailable" if kind == "connection" else "transaction aborted"
-                log.warning("%s (%s); retrying in %.1f s", what, describe_error(exc), delay)
-                if kind == "connection" and self._conn is not None:
-                    self._conn.close()
-                    self._conn = None
-                time.sleep(delay)
-                delay = min(delay * 2, 10.0)
+        return self._db.run(
+            lambda conn: write_batch(conn, values, tz=self._cfg.timezone, bands=self._bands)
+        )
 
     def _dead_letter(self, message: list[Item], exc: RejectedBatch) -> BatchResult:
         """One message the database refuses: its dead letter, with the exact bytes."""

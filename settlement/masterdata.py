@@ -70,6 +70,14 @@ class BatchOutcome:
     # (reason code, one line, bytes, message id) of each new dead letter, for the topic copy.
     new_dead_letters: list[tuple[str, str, bytes, str | None]] = field(default_factory=list)
 
+    def merge(self, other: BatchOutcome) -> None:
+        self.applied += other.applied
+        self.duplicates += other.duplicates
+        self.waiting += other.waiting
+        self.events += other.events
+        self.dead_letters.update(other.dead_letters)
+        self.new_dead_letters.extend(other.new_dead_letters)
+
 
 def message_items(
     value: bytes | None, topic: str, partition: int, offset: int
