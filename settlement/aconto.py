@@ -31,8 +31,8 @@ from datetime import date
 from decimal import Decimal
 
 from settlement import rules
+from storage.aconto import AcontoInput, aconto_inputs, insert_aconto_settlements
 from storage.db import Conn
-from storage.settlement import AcontoInput, aconto_inputs, insert_aconto_settlements
 
 
 @dataclass(frozen=True)
