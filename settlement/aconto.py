@@ -31,8 +31,8 @@ from datetime import date
 from decimal import Decimal
 
 from settlement import rules
+from storage.aconto import AcontoInput, aconto_inputs, insert_aconto_settlements
 from storage.db import Conn
-from storage.settlement import AcontoInput, aconto_inputs, insert_aconto_settlements
 
 
 @dataclass(frozen=True)
@@ -58,7 +58,7 @@ def aconto_outcome(data: AcontoInput, days_in_next_period: int) -> AcontoOutcome
     history = [data.history_kwh_sum / data.history_days] if data.history_days else []
     expected_annual = None
     if not history and data.supplied_days:
-        expected_annual = data.energy_kwh / data.supplied_days * rules.ACONTO_HISTORY_DAYS
+        expected_annual = data.energy_kwh / data.supplied_days * rules.DAYS_PER_YEAR
     new_amount = rules.new_aconto_amount(
         history,
         days_in_next_period,

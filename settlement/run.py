@@ -28,7 +28,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import psycopg
@@ -37,6 +37,7 @@ from schemas.bands import band_table
 from schemas.calendar import BillingPeriod, local_midnight_utc
 from schemas.errors import ElflowError
 from schemas.settings import settings
+from settlement import rules
 from settlement.aconto import settle_aconto
 from storage import settlement as sql
 from storage.db import Conn, connect
@@ -256,6 +257,25 @@ def settle_grid_area(
             sql.unlock_run(conn, period.start, period.end, grid_area)
 
 
+def rule_parameters(conn: Conn, grid_area: str, start: date, end: date) -> dict[str, object]:
+    """The money rules the settlement SQL receives (settlement.rules.SqlRuleParameters), with
+    the energy price terms of every product contracted in the grid area and period."""
+    products = tuple(
+        rules.ProductTerms(
+            p.product_id,
+            rules.energy_price_terms(
+                p.energy_model,
+                margin_ore_per_kwh=p.margin_ore_per_kwh,
+                supplement_ore_per_kwh=p.supplement_ore_per_kwh,
+                fixed_price_ore_per_kwh=p.fixed_price_ore_per_kwh,
+                spot_share=p.spot_share,
+            ),
+        )
+        for p in sql.contracted_products(conn, grid_area, start, end)
+    )
+    return rules.SqlRuleParameters(products).as_params()
+
+
 def _compute(
     conn: Conn,
     report: RunReport,
@@ -276,6 +296,7 @@ def _compute(
         start=period.start,
         end=period.end,
         tz=tz,
+        rules=rule_parameters(conn, report.grid_area, period.start, period.end),
     )
     progress(
         f"{prefix}: {report.settled} metering points settled, {len(report.left_out)} left out "

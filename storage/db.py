@@ -19,6 +19,7 @@ from typing import Any, Literal
 import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
+from schemas.errors import ElflowError
 from schemas.secrets import redact, secret_fragments
 from schemas.settings import ConfigError, settings
 
@@ -37,7 +38,7 @@ ROLE_OF_JOB: dict[Job, str] = {
 }
 
 
-class DatabaseUnavailable(ConfigError):
+class DatabaseUnavailable(ElflowError):
     """The database cannot be reached or refused us; one line for the operator."""
 
 

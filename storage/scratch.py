@@ -10,10 +10,14 @@ from contextlib import contextmanager
 
 import psycopg
 
-from schemas.settings import ConfigError
+from schemas.errors import ElflowError
 from storage.db import OWNER_ROLE, connect, failure_line, url_for, with_user
 from storage.migrate import migrate
 from storage.roles import ensure_database, ensure_roles, on_database, prepare_database
+
+
+class ScratchDatabaseError(ElflowError):
+    """A scratch database for a test or benchmark cannot be made (one line)."""
 
 
 def admin_url() -> str:
@@ -39,7 +43,7 @@ def scratch_database(
                 _roles_ready.add(admin)
             ensure_database(conn, name)
     except psycopg.Error as exc:
-        raise ConfigError(
+        raise ScratchDatabaseError(
             failure_line(
                 "cannot create a scratch database via ELFLOW_ADMIN_DATABASE_URL", exc, admin
             )

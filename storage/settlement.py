@@ -1,5 +1,8 @@
 """The SQL of a settlement run: settlement_run bookkeeping and the lines of one grid area.
 
+Over 400 lines on purpose: the lines are one pipeline of temp tables in one transaction, and
+each statement sits next to the gap check that follows it (aconto SQL is in storage.aconto).
+
 The lines are computed in the database from daily_summary (one row per metering point per local
 day, `slot_kwh` = the day's current quantities in time order) so a period close reads 2.4 M
 summary rows for 80 000 metering points instead of 230 M readings, and no reading crosses the
@@ -18,30 +21,31 @@ wire. The pieces, all temp tables of the caller's transaction:
    price and the four per-kWh charges of every slot. The main query multiplies the arrays
    element-wise (`unnest(a, b, …)`), so the 230 M slot values never meet a join.
 
-Money rules (kept equal to settlement.rules, which the scenario tests check by hand):
-- Energy unit price of a slot = rules.spot_unit_price / fixed_unit_price / mixed_unit_price,
-  i.e. round(f × spot + a, 6) half-up with f = 1, 0 or the spot share and a the øre adders / 100.
-  A PT1H meter's hourly spot price is the exact mean of the hour's four quarter prices (equal to
-  splitting the hour into four equal quarters: Σ kWh/4 × p_q = kWh × mean p_q).
-- Tariffs and tax: per local hour Σ kWh × price; the tariff of an instant is the version with the
-  latest valid_from among those valid then; hour_number = local hour + 1, so both occurrences of
-  the repeated hour on the 25-hour day use the same rate (rules.tariff_price_for_local_hour).
-- Line amount = round(Σ exact products, 6) half-up (PostgreSQL round() on numeric rounds halves
-  away from zero, as ROUND_HALF_UP); VAT = round(amount × 0.25, 6).
-- Subscriptions per day: round(monthly / days in that local month, 6) (rules.
-  daily_subscription_price); a month's line part is that × supplied days (rules.
-  prorated_subscription). The grid subscription valid on each day is used.
+Money rules live in settlement.rules; this SQL holds none of their constants. The caller
+passes them as query parameters (`rules`, see RULE_PARAMETERS; settlement.rules.
+SqlRuleParameters builds them):
+- `product_ids`, `spot_factors`, `adders`: each product's energy price as factor × spot + adder
+  (DKK/kWh); the unit price of a slot is that, exact, never rounded. A PT1H meter's hourly spot
+  price is the exact mean of the hour's quarter prices: Σ × `quarter_weight`.
+- Tariffs and tax: per hour Σ kWh × price; the tariff of an instant is the version with the
+  latest valid_from among those valid then; hour_number = local hour + `first_tariff_hour_number`,
+  so both occurrences of the repeated hour on the 25-hour day use the same rate.
+- Line amount = round(Σ exact products, `amount_scale`) (PostgreSQL's round() on numeric rounds
+  halves away from zero, as ROUND_HALF_UP); VAT = round(amount × `vat_rate`, `amount_scale`).
+- Subscriptions per day: round(monthly / days in that local month, `daily_price_scale`), summed
+  over the supplied days. The grid subscription valid at each day's local midnight is used.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from schemas.settings import ConfigError
+from schemas.errors import ElflowError
 from storage.db import Conn
 
 # Advisory lock class of settlement runs: (class, hash of period and grid area).
@@ -50,7 +54,7 @@ RUN_LOCK_CLASS = 7_231_100
 REFRESH_LOCK_CLASS = 7_231_101
 
 
-class SettlementDataError(ConfigError):
+class SettlementDataError(ElflowError):
     """Settlement cannot proceed: a price, tariff or master data item is missing (one line)."""
 
 
@@ -193,19 +197,19 @@ HAVING bool_or(contracts > 1) OR bool_or(no_summary) OR sum(missing) > 0
 
 _DROP_LEFT_OUT = "DELETE FROM settle_day s USING left_out l WHERE l.gsrn = s.gsrn"
 
-# Energy unit price of a slot = round(spot_factor × spot + adder, 6): settlement.rules.
+# Energy unit price of a slot = spot_factor × spot + adder, the terms given per product.
 _PRODUCT_FACTOR = """
 CREATE TEMP TABLE product_factor ON COMMIT DROP AS
-SELECT p.id AS product_id, p.subscription_kr_per_month,
-       CASE p.energy_model WHEN 'Spot' THEN 1::numeric WHEN 'FixedPrice' THEN 0::numeric
-                           ELSE p.spot_share END AS spot_factor,
-       CASE p.energy_model
-           WHEN 'Spot' THEN (p.margin_ore_per_kwh + coalesce(p.supplement_ore_per_kwh, 0)) * 0.01
-           WHEN 'FixedPrice' THEN (p.fixed_price_ore_per_kwh + coalesce(p.supplement_ore_per_kwh, 0)) * 0.01
-           ELSE (1 - p.spot_share) * p.fixed_price_ore_per_kwh * 0.01
-                + (p.margin_ore_per_kwh + coalesce(p.supplement_ore_per_kwh, 0)) * 0.01
-       END AS adder
-FROM product p WHERE p.id IN (SELECT DISTINCT product_id FROM settle_day)
+SELECT p.id AS product_id, p.subscription_kr_per_month, t.spot_factor, t.adder
+FROM product p
+JOIN unnest(%(product_ids)s::uuid[], %(spot_factors)s::numeric[], %(adders)s::numeric[])
+     AS t(product_id, spot_factor, adder) ON t.product_id = p.id
+WHERE p.id IN (SELECT DISTINCT product_id FROM settle_day)
+"""
+
+_PRODUCT_WITHOUT_TERMS = """
+SELECT min(s.product_id::text) FROM settle_day s
+WHERE NOT EXISTS (SELECT 1 FROM product_factor f WHERE f.product_id = s.product_id)
 """
 
 _RATE_DAY = """
@@ -241,15 +245,24 @@ LEFT JOIN LATERAL (
 ) {alias} ON true
 """
 
+# The UTC hours of the needed days with their price-list hour number. A table of its own: with
+# generate_series inline, the lookups below measured 5-10 times slower.
+_RATE_HOUR = """
+CREATE TEMP TABLE rate_hour ON COMMIT DROP AS
+SELECT r.day, hh.ts,
+       extract(hour FROM hh.ts AT TIME ZONE %(tz)s)::int + %(first_tariff_hour_number)s
+           AS hour_number
+FROM rate_day r
+CROSS JOIN LATERAL generate_series(r.day_start, r.day_end - interval '1 hour',
+                                   interval '1 hour') AS hh(ts)
+"""
+
 _H_RATE = (
     """
 CREATE TEMP TABLE h_rate ON COMMIT DROP AS
 SELECT h.day, h.ts, h.hour_number, g.price_per_kwh AS grid, s.price_per_kwh AS system,
        t.price_per_kwh AS transmission, x.rate_per_kwh AS tax
-FROM (SELECT r.day, hh.ts, extract(hour FROM hh.ts AT TIME ZONE %(tz)s)::int + 1 AS hour_number
-      FROM rate_day r
-      CROSS JOIN LATERAL generate_series(r.day_start, r.day_end - interval '1 hour',
-                                         interval '1 hour') AS hh(ts)) h
+FROM rate_hour h
 """
     + _TARIFF_AT.format(kind="GridTariff", area="= %(area)s", alias="g")
     + _TARIFF_AT.format(kind="SystemTariff", area="IS NULL", alias="s")
@@ -287,11 +300,11 @@ quarter AS (
 hour AS (
     SELECT h.day, h.ts, hs.spot, h.grid, h.system, h.transmission, h.tax
     FROM h_rate h
-    JOIN (SELECT date_trunc('hour', ts, 'UTC') AS ts, sum(spot) * 0.25 AS spot
+    JOIN (SELECT date_trunc('hour', ts, 'UTC') AS ts, sum(spot) * %(quarter_weight)s AS spot
           FROM q_spot GROUP BY 1) hs ON hs.ts = h.ts
 )
 SELECT n.product_id, n.day, 'PT15M'::text AS resolution,
-       array_agg(round(f.spot_factor * coalesce(q.spot, 0) + f.adder, 6) ORDER BY q.ts) AS energy,
+       array_agg(f.spot_factor * coalesce(q.spot, 0) + f.adder ORDER BY q.ts) AS energy,
        array_agg(q.grid ORDER BY q.ts) AS grid, array_agg(q.system ORDER BY q.ts) AS system,
        array_agg(q.transmission ORDER BY q.ts) AS transmission, array_agg(q.tax ORDER BY q.ts) AS tax,
        NULL::numeric AS grid_flat, NULL::numeric AS system_flat,
@@ -300,7 +313,7 @@ FROM needed n JOIN product_factor f USING (product_id) JOIN quarter q ON q.day =
 GROUP BY n.product_id, n.day
 UNION ALL
 SELECT n.product_id, n.day, 'PT1H',
-       array_agg(round(f.spot_factor * coalesce(h.spot, 0) + f.adder, 6) ORDER BY h.ts),
+       array_agg(f.spot_factor * coalesce(h.spot, 0) + f.adder ORDER BY h.ts),
        array_agg(h.grid ORDER BY h.ts), array_agg(h.system ORDER BY h.ts),
        array_agg(h.transmission ORDER BY h.ts), array_agg(h.tax ORDER BY h.ts),
        NULL, NULL, NULL, NULL
@@ -337,13 +350,14 @@ CROSS JOIN LATERAL (
 GROUP BY s.gsrn, s.contract_id
 """
 
-# Per day: round(monthly / days in the local month, 6); summed over the supplied days.
+# Per day: round(monthly / days in the local month, daily_price_scale); summed over the days.
 _SUBSCRIPTION = """
 CREATE TEMP TABLE subscription_amount ON COMMIT DROP AS
 WITH day_price AS (
     SELECT s.gsrn, s.contract_id, s.day,
-           round(f.subscription_kr_per_month / m.days_in_month, 6) AS supplier_daily,
-           round(g.amount_kr_per_month / m.days_in_month, 6) AS grid_daily
+           round(f.subscription_kr_per_month / m.days_in_month, %(daily_price_scale)s)
+               AS supplier_daily,
+           round(g.amount_kr_per_month / m.days_in_month, %(daily_price_scale)s) AS grid_daily
     FROM settle_day s
     JOIN product_factor f USING (product_id)
     CROSS JOIN LATERAL (
@@ -367,9 +381,9 @@ _INSERT_LINES = """
 INSERT INTO settlement_line (id, settlement_run_id, metering_point_id, charge_type, total_kwh,
                              total_amount, vat_amount, contract_id)
 SELECT gen_random_uuid(), %(run)s, l.gsrn, l.charge_type, l.kwh, l.amount,
-       round(l.amount * 0.25, 6), l.contract_id
+       round(l.amount * %(vat_rate)s, %(amount_scale)s), l.contract_id
 FROM (
-    SELECT c.gsrn, c.contract_id, v.charge_type, v.kwh, round(v.amount, 6) AS amount
+    SELECT c.gsrn, c.contract_id, v.charge_type, v.kwh, round(v.amount, %(amount_scale)s) AS amount
     FROM consumption c
     JOIN subscription_amount sa USING (gsrn, contract_id)
     CROSS JOIN LATERAL (VALUES
@@ -389,6 +403,49 @@ def _first(conn: Conn, sql: str, params: dict[str, Any] | None = None) -> tuple[
     return conn.execute(sql, params or {}).fetchone()
 
 
+# The money parameters compute_lines needs (module docstring); settlement.rules supplies them.
+RULE_PARAMETERS = frozenset(
+    {
+        "product_ids",
+        "spot_factors",
+        "adders",
+        "vat_rate",
+        "amount_scale",
+        "daily_price_scale",
+        "quarter_weight",
+        "first_tariff_hour_number",
+    }
+)
+
+
+@dataclass(frozen=True)
+class ProductRow:
+    """A product's pricing fields as stored (øre/kWh, kr/month)."""
+
+    product_id: uuid.UUID
+    energy_model: str
+    margin_ore_per_kwh: Decimal
+    supplement_ore_per_kwh: Decimal | None
+    fixed_price_ore_per_kwh: Decimal | None
+    spot_share: Decimal | None
+
+
+def contracted_products(conn: Conn, grid_area: str, start: date, end: date) -> list[ProductRow]:
+    """Products of the contracts of `grid_area`'s metering points that overlap [start, end)."""
+    rows = conn.execute(
+        """SELECT DISTINCT p.id, p.energy_model, p.margin_ore_per_kwh, p.supplement_ore_per_kwh,
+                  p.fixed_price_ore_per_kwh, p.spot_share
+           FROM product p
+           JOIN contract c ON c.product_id = p.id
+           JOIN metering_point mp ON mp.gsrn = c.gsrn
+           WHERE mp.grid_area_code = %(area)s AND c.start_date < %(end)s
+             AND coalesce(c.end_date, 'infinity'::date) > %(start)s
+           ORDER BY p.id""",
+        {"area": grid_area, "start": start, "end": end},
+    ).fetchall()
+    return [ProductRow(*row) for row in rows]
+
+
 def compute_lines(
     conn: Conn,
     run_id: uuid.UUID,
@@ -398,11 +455,22 @@ def compute_lines(
     start: date,
     end: date,
     tz: str,
+    rules: Mapping[str, object],
 ) -> tuple[int, list[LeftOut]]:
     """Insert the lines of `run_id` for `grid_area` and local dates [start, end) in the caller's
-    transaction. Returns (metering points settled, metering points left out). Raises
-    SettlementDataError, naming the first gap, when a needed price, tariff or tax is missing."""
-    params = {"area": grid_area, "price_area": price_area, "start": start, "end": end, "tz": tz}
+    transaction. `rules` holds exactly RULE_PARAMETERS. Returns (metering points settled,
+    metering points left out). Raises SettlementDataError, naming the first gap, when a needed
+    price, tariff or tax is missing."""
+    if set(rules) != RULE_PARAMETERS:
+        raise ValueError(f"rule parameters {sorted(rules)} are not {sorted(RULE_PARAMETERS)}")
+    params = {
+        **rules,
+        "area": grid_area,
+        "price_area": price_area,
+        "start": start,
+        "end": end,
+        "tz": tz,
+    }
     conn.execute("SET LOCAL TimeZone = 'UTC'")
     conn.execute(_SETTLE_DAY, params)
     conn.execute(_LEFT_OUT)
@@ -416,12 +484,16 @@ def compute_lines(
     settled = int(settled_row[0]) if settled_row else 0
     if settled == 0:
         return 0, left_out
-    conn.execute(_PRODUCT_FACTOR)
+    conn.execute(_PRODUCT_FACTOR, params)
+    unpriced = _first(conn, _PRODUCT_WITHOUT_TERMS)
+    if unpriced and unpriced[0] is not None:
+        raise SettlementDataError(f"no energy price terms given for product {unpriced[0]}")
     conn.execute(_RATE_DAY, params)
     conn.execute(_Q_SPOT, params)
     gap = _first(conn, "SELECT min(ts) FROM q_spot WHERE needs_spot AND spot IS NULL")
     if gap and gap[0] is not None:
         raise SettlementDataError(f"no spot price for {price_area} {_utc_text(gap[0])}")
+    conn.execute(_RATE_HOUR, params)
     conn.execute(_H_RATE, params)
     ambiguous = _first(conn, _AMBIGUOUS_TARIFF, params)
     if ambiguous:
@@ -439,7 +511,7 @@ def compute_lines(
         gap = _first(conn, f"SELECT min(ts) FROM h_rate WHERE {column} IS NULL")
         if gap and gap[0] is not None:
             raise SettlementDataError(f"no {what} valid at {_utc_text(gap[0])}")
-    conn.execute(_DAY_RATE)
+    conn.execute(_DAY_RATE, params)
     for name in ("grid", "system", "transmission", "tax"):
         conn.execute(_FLATTEN.format(name=name))
     conn.execute("ANALYZE day_rate")
@@ -448,7 +520,7 @@ def compute_lines(
     gap = _first(conn, "SELECT min(missing_grid_day) FROM subscription_amount")
     if gap and gap[0] is not None:
         raise SettlementDataError(f"no GridSubscription for grid area {grid_area} on {gap[0]}")
-    conn.execute(_INSERT_LINES, {"run": run_id})
+    conn.execute(_INSERT_LINES, {**params, "run": run_id})
     return settled, left_out
 
 
@@ -491,112 +563,3 @@ def supplied_days_per_contract(conn: Conn) -> dict[str, int]:
     subscription lines)."""
     rows = conn.execute("SELECT contract_id, count(*) FROM settle_day GROUP BY contract_id")
     return {str(c): int(n) for c, n in rows}
-
-
-# ------------------------------------------------------------------------------------ aconto
-@dataclass(frozen=True)
-class AcontoInput:
-    """What the aconto settlement of one contract needs, from the run's lines and history."""
-
-    contract_id: uuid.UUID
-    gsrn: str
-    actual_cost_incl_vat: Decimal
-    energy_kwh: Decimal
-    per_kwh_cost_incl_vat: Decimal
-    fixed_cost_incl_vat: Decimal
-    supplied_days: int
-    aconto_paid: Decimal
-    history_kwh_sum: Decimal
-    history_days: int
-
-
-_ACONTO_INPUTS = """
-WITH lines AS (
-    SELECT l.contract_id, l.metering_point_id AS gsrn,
-           sum(l.total_amount + l.vat_amount) AS actual,
-           sum(l.total_kwh) FILTER (WHERE l.charge_type = 'Energy') AS kwh,
-           sum(l.total_amount + l.vat_amount)
-               FILTER (WHERE l.charge_type NOT IN ('GridSubscription', 'SupplierSubscription'))
-               AS per_kwh_cost,
-           sum(l.total_amount + l.vat_amount)
-               FILTER (WHERE l.charge_type IN ('GridSubscription', 'SupplierSubscription'))
-               AS fixed_cost
-    FROM settlement_line l
-    JOIN contract c ON c.id = l.contract_id
-    WHERE l.settlement_run_id = %(run)s AND c.payment_model = 'Aconto'
-      AND c.billing_frequency = %(frequency)s
-    GROUP BY l.contract_id, l.metering_point_id
-)
-SELECT l.contract_id, l.gsrn, l.actual, l.kwh, l.per_kwh_cost, l.fixed_cost,
-       (SELECT count(*) FROM settle_day s WHERE s.contract_id = l.contract_id),
-       coalesce((SELECT sum(p.amount) FROM aconto_payment p
-                 JOIN billing_period bp ON bp.id = p.billing_period_id
-                 WHERE p.contract_id = l.contract_id
-                   AND bp.period_start >= %(start)s AND bp.period_end <= %(end)s), 0),
-       h.kwh_sum, h.days
-FROM lines l
-CROSS JOIN LATERAL (
-    SELECT coalesce(sum(ds.total_kwh), 0) AS kwh_sum, count(*) AS days FROM daily_summary ds
-    WHERE ds.metering_point_id = l.gsrn AND ds.date >= %(end)s::date - %(history)s
-      AND ds.date < %(end)s AND ds.missing_count = 0 AND ds.resolution <> 'mixed'
-) h
-ORDER BY l.contract_id
-"""
-
-
-def aconto_inputs(
-    conn: Conn, run_id: uuid.UUID, *, start: date, end: date, frequency: str, history_days: int
-) -> list[AcontoInput]:
-    """Aconto contracts of the run whose billing frequency is the period's. The payments
-    counted are those whose billing period lies within [start, end)."""
-    rows = conn.execute(
-        _ACONTO_INPUTS,
-        {
-            "run": run_id,
-            "start": start,
-            "end": end,
-            "frequency": frequency,
-            "history": history_days,
-        },
-    ).fetchall()
-    return [
-        AcontoInput(
-            contract_id=r[0],
-            gsrn=r[1],
-            actual_cost_incl_vat=r[2],
-            energy_kwh=r[3] or Decimal(0),
-            per_kwh_cost_incl_vat=r[4] or Decimal(0),
-            fixed_cost_incl_vat=r[5] or Decimal(0),
-            supplied_days=int(r[6]),
-            aconto_paid=r[7],
-            history_kwh_sum=r[8],
-            history_days=int(r[9]),
-        )
-        for r in rows
-    ]
-
-
-def insert_aconto_settlements(
-    conn: Conn,
-    run_id: uuid.UUID,
-    billing_period_id: uuid.UUID,
-    rows: list[tuple[uuid.UUID, Decimal, Decimal, Decimal, Decimal]],
-) -> None:
-    """rows: (contract, actual cost, aconto paid, difference, new aconto amount)."""
-    with conn.cursor().copy(
-        """COPY aconto_settlement (id, contract_id, billing_period_id, actual_cost, aconto_paid,
-               difference, new_aconto_amount, settlement_run_id) FROM STDIN"""
-    ) as copy:
-        for contract_id, actual, paid, difference, new_amount in rows:
-            copy.write_row(
-                (
-                    uuid.uuid4(),
-                    contract_id,
-                    billing_period_id,
-                    actual,
-                    paid,
-                    difference,
-                    new_amount,
-                    run_id,
-                )
-            )

@@ -10,26 +10,32 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from schemas import codelists as schema_codelists
-from schemas.calendar import local_midnight_utc
+from schemas.calendar import local_hour, local_midnight_utc
 from settlement import codelists
 from settlement.rules import (
     VAT_RATE,
+    EnergyPriceTerms,
     InvoiceTotals,
+    SqlRuleParameters,
     aconto_difference,
     credit_or_debit,
     daily_subscription_price,
-    energy_amount,
+    energy_price_terms,
     fixed_unit_price,
     hour_to_quarters,
+    hourly_spot_price,
     invoice_totals,
-    local_hour,
+    line_amount,
     mixed_unit_price,
     new_aconto_amount,
     prorated_subscription,
     round_ore,
     spot_unit_price,
     supplied_days,
+    tariff_hour_number,
+    tariff_price_at,
     tariff_price_for_local_hour,
+    vat_amount,
 )
 
 D = Decimal
@@ -77,12 +83,22 @@ def test_hour_to_quarters_refuses_more_than_three_decimals() -> None:
 # Energy amount and unit prices
 
 
-def test_energy_amount_rounds_half_up_to_six_decimals() -> None:
+def test_line_amount_rounds_the_exact_sum_once_half_up_to_six_decimals() -> None:
     # 0.123 kWh × 0.70998 DKK/kWh = 0.08732754 → 0.087328
-    assert energy_amount(D("0.123"), D("0.70998")) == D("0.087328")
+    assert line_amount([D("0.123") * D("0.70998")]) == D("0.087328")
     # 0.005 × 0.0001 = 0.0000005: half-up gives 0.000001 (half-even would give 0)
-    assert energy_amount(D("0.005"), D("0.0001")) == D("0.000001")
-    assert energy_amount(D("0.005"), D("-0.0001")) == D("-0.000001")
+    assert line_amount([D("0.005") * D("0.0001")]) == D("0.000001")
+    assert line_amount([D("0.005") * D("-0.0001")]) == D("-0.000001")
+    # rounded once: 3 × 0.0000004 = 0.0000012 → 0.000001 (per product it would be 3 × 0 = 0)
+    assert line_amount([D("0.0000004")] * 3) == D("0.000001")
+    assert line_amount([]) == D("0.000000")
+
+
+def test_vat_is_a_quarter_of_the_rounded_line_at_six_decimals() -> None:
+    # 0.000002 × 0.25 = 0.0000005 → 0.000001 (half-up); 47.760000 × 0.25 = 11.94
+    assert vat_amount(D("0.000002")) == D("0.000001")
+    assert vat_amount(D("47.760000")) == D("11.940000")
+    assert vat_amount(D("-0.000002")) == D("-0.000001")
 
 
 def test_spot_unit_price_adds_margin_and_supplement_in_ore() -> None:
@@ -91,8 +107,8 @@ def test_spot_unit_price_adds_margin_and_supplement_in_ore() -> None:
     assert spot_unit_price(D("0.70998"), D("4.50"), None) == D("0.754980")
     # negative spot price: -0.05 + 0.045 = -0.005
     assert spot_unit_price(D("-0.05"), D("4.5"), None) == D("-0.005")
-    # spot from EDS with 9 decimals is rounded to 6: 0.709909118 + 0.045 = 0.754909118
-    assert spot_unit_price(D("0.709909118"), D("4.5"), None) == D("0.754909")
+    # unit prices are never rounded: 0.709909118 + 0.045 = 0.754909118
+    assert spot_unit_price(D("0.709909118"), D("4.5"), None) == D("0.754909118")
 
 
 def test_fixed_unit_price() -> None:
@@ -104,11 +120,54 @@ def test_mixed_unit_price_blends_spot_and_fixed_then_adds_margin() -> None:
     # 0.5 × 0.70998 + 0.5 × 0.95 = 0.35499 + 0.475 = 0.82999; + 0.03 margin = 0.85999
     assert mixed_unit_price(D("0.70998"), D("95.00"), D("0.5"), D("3.00"), None) == D("0.85999")
     # 0.333 × 0.71 + 0.667 × 0.8995 = 0.23643 + 0.5999665 = 0.8363965; + 0.045 + 0.0125
-    # = 0.8938965 → 0.893897 (half-up)
-    assert mixed_unit_price(D("0.71"), D("89.95"), D("0.333"), D("4.5"), D("1.25")) == D("0.893897")
+    # = 0.8938965, exact (not rounded)
+    assert mixed_unit_price(D("0.71"), D("89.95"), D("0.333"), D("4.5"), D("1.25")) == D(
+        "0.8938965"
+    )
     assert mixed_unit_price(D("0.71"), D("89.95"), D("1"), D("0"), None) == D("0.71")
     with pytest.raises(ValueError, match="between 0 and 1"):
         mixed_unit_price(D("0.71"), D("89.95"), D("1.2"), D("0"), None)
+
+
+def test_energy_price_terms_per_model() -> None:
+    # Spot: 1 × spot + (4.50 + 1.25) / 100
+    assert energy_price_terms(
+        "Spot", margin_ore_per_kwh=D("4.50"), supplement_ore_per_kwh=D("1.25")
+    ) == EnergyPriceTerms(D(1), D("0.0575"))
+    # FixedPrice: the margin is part of the fixed price: 0 × spot + (89.95 + 1.25) / 100
+    assert energy_price_terms(
+        "FixedPrice",
+        margin_ore_per_kwh=D("9"),
+        supplement_ore_per_kwh=D("1.25"),
+        fixed_price_ore_per_kwh=D("89.95"),
+    ) == EnergyPriceTerms(D(0), D("0.912"))
+    # Mixed 0.4: 0.4 × spot + 0.6 × 0.95 + 0.03 = 0.4 × spot + 0.6
+    mixed = energy_price_terms(
+        "Mixed", margin_ore_per_kwh=D("3"), fixed_price_ore_per_kwh=D("95"), spot_share=D("0.4")
+    )
+    assert mixed == EnergyPriceTerms(D("0.4"), D("0.6"))
+    assert mixed.unit_price(D("1.2345")) == D("1.0938")
+    with pytest.raises(ValueError, match="needs a spot share"):
+        energy_price_terms("Mixed", fixed_price_ore_per_kwh=D("95"))
+    with pytest.raises(ValueError, match="needs a fixed price"):
+        energy_price_terms("FixedPrice")
+
+
+def test_hourly_spot_price_is_the_exact_mean_of_the_quarters() -> None:
+    # (0.80001 + 0.9 + 1.0 + 1.1) / 4 = 3.80001 / 4 = 0.9500025 (not rounded to 0.950003)
+    assert hourly_spot_price([D("0.80001"), D("0.9"), D("1.0"), D("1.1")]) == D("0.9500025")
+    with pytest.raises(ValueError, match="4 quarter prices"):
+        hourly_spot_price([D(1)] * 3)
+
+
+def test_sql_rule_parameters_carry_every_constant() -> None:
+    params = SqlRuleParameters().as_params()
+    assert params["vat_rate"] == D("0.25")
+    assert params["amount_scale"] == 6
+    assert params["daily_price_scale"] == 6
+    assert params["quarter_weight"] == D("0.25")
+    assert params["first_tariff_hour_number"] == 1
+    assert params["product_ids"] == params["spot_factors"] == params["adders"] == []
 
 
 # --------------------------------------------------------------------------------------------
@@ -150,6 +209,8 @@ def test_25_hour_day_charges_the_repeated_hour_02_at_price3_twice() -> None:
     charged = [tariff_price_for_local_hour(prices, h) for h in local]
     assert charged.count(D(3)) == 2
     assert sum(charged) == sum(prices) + D(3)
+    assert [tariff_price_at(prices, moment) for moment in hours] == charged
+    assert [tariff_hour_number(moment) for moment in hours[:5]] == [1, 2, 3, 3, 4]
 
 
 def test_23_hour_day_never_charges_price3() -> None:
@@ -165,8 +226,8 @@ def test_tariff_lookup_validates_its_input() -> None:
         tariff_price_for_local_hour([D(1)] * 23, 0)
     with pytest.raises(ValueError, match="not 0–23"):
         tariff_price_for_local_hour([D(1)] * 24, 24)
-    with pytest.raises(ValueError, match="aware"):
-        local_hour(datetime(2026, 1, 1, 12))  # noqa: DTZ001
+    with pytest.raises(ValueError, match="naive"):
+        tariff_hour_number(datetime(2026, 1, 1, 12))  # noqa: DTZ001
 
 
 def test_local_hour_of_utc_instants() -> None:

@@ -10,12 +10,13 @@ from __future__ import annotations
 import json
 from collections import Counter
 from datetime import timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
 from schemas.calendar import BillingPeriod, local_midnight_utc
+from settlement.rules import vat_amount
 from settlement.run import settle
 from storage.db import connect
 from tests.settlement_support import SCENARIOS, load_given, read_rows
@@ -63,7 +64,7 @@ def test_scenario(name: str, db: str) -> None:
     actual = Counter((g, c, k, a) for g, c, k, a, _ in lines)
     assert actual == expected
     for _, _, _, amount, vat in lines:
-        assert vat == (amount * Decimal("0.25")).quantize(Decimal("0.000001"), ROUND_HALF_UP)
+        assert vat == vat_amount(amount)
 
     assert run is not None and run[0] == "Completed" and run[1] == 1
     summary = run[2]

@@ -1,0 +1,230 @@
+"""The settlement of one metering point in plain Python: the rules of settlement.rules, slot by slot.
+
+The settlement run computes its lines in SQL for speed (storage.settlement, one set-based pass
+over a grid area). This module computes the same lines the slow and obvious way, from the same
+facts, so that the two can be held equal (tests/test_settlement_differential.py) and so a reader
+can see the whole computation of one line in one place:
+
+- the days of a contract: local days of the period inside one of our supply periods and the
+  contract;
+- Energy: Σ over the slots of those days of kWh × the product's unit price at the slot's spot
+  price (a quarter-hour's own price, else its hour's; a PT1H meter's hour uses the mean of its
+  quarters);
+- GridTariff, SystemTariff, TransmissionTariff, ElectricityTax: Σ kWh × the price of the version
+  valid at the start of the slot's hour, for the slot's local hour;
+- GridSubscription, SupplierSubscription: Σ over the days of the daily price of the day's month
+  (the grid subscription valid at the day's local midnight);
+- every line rounded once (rules.line_amount), VAT per line (rules.vat_amount).
+
+Pure: no I/O; the caller gathers the facts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Generic, TypeVar
+
+from schemas import calendar
+from settlement import rules
+from settlement.codelists import ChargeType
+
+T = TypeVar("T")
+_HOUR = calendar.SLOT_STEPS["PT1H"]
+_QUARTER = calendar.SLOT_STEPS["PT15M"]
+
+
+class MissingPrice(ValueError):
+    """A spot price, tariff, tax rate or subscription needed for a slot or day is absent."""
+
+
+@dataclass(frozen=True)
+class Version(Generic[T]):
+    """A price valid over [valid_from, valid_to) (valid_to None = open-ended)."""
+
+    valid_from: datetime
+    valid_to: datetime | None
+    value: T
+
+    def valid_at(self, moment: datetime) -> bool:
+        return self.valid_from <= moment and (self.valid_to is None or moment < self.valid_to)
+
+
+def version_at(versions: Sequence[Version[T]], moment: datetime, what: str) -> T:
+    """The value valid at `moment`: of the versions valid then, the one that starts last."""
+    valid = [v for v in versions if v.valid_at(moment)]
+    if not valid:
+        raise MissingPrice(f"no {what} valid at {moment.isoformat()}")
+    return max(valid, key=lambda v: v.valid_from).value
+
+
+@dataclass(frozen=True)
+class Product:
+    terms: rules.EnergyPriceTerms
+    subscription_kr_per_month: Decimal
+
+
+@dataclass(frozen=True)
+class Contract:
+    contract_id: str
+    product: Product
+    start: date
+    end: date | None  # exclusive; None = ongoing
+
+
+@dataclass(frozen=True)
+class MeteringPoint:
+    gsrn: str
+    resolution: str  # PT15M or PT1H
+    slot_kwh: Mapping[date, Sequence[Decimal]]  # per local day, the day's slots in time order
+    supply: Sequence[tuple[date, date | None]]  # our supply periods, ends exclusive
+    contracts: Sequence[Contract]
+
+
+@dataclass(frozen=True)
+class PriceSet:
+    """The prices of one grid area: spot prices of its price area by interval start (UTC),
+    tariffs as 24 prices (Price1 = 00–01 local), tax rates per kWh, the grid subscription per
+    month."""
+
+    spot_quarter: Mapping[datetime, Decimal]
+    spot_hour: Mapping[datetime, Decimal]
+    grid_tariff: Sequence[Version[tuple[Decimal, ...]]]
+    system_tariff: Sequence[Version[tuple[Decimal, ...]]]
+    transmission_tariff: Sequence[Version[tuple[Decimal, ...]]]
+    electricity_tax: Sequence[Version[Decimal]]
+    grid_subscription: Sequence[Version[Decimal]]
+
+
+@dataclass(frozen=True)
+class Line:
+    gsrn: str
+    contract_id: str
+    charge_type: ChargeType
+    total_kwh: Decimal
+    total_amount: Decimal
+    vat_amount: Decimal
+
+
+def contract_days(
+    point: MeteringPoint, contract: Contract, period: calendar.BillingPeriod
+) -> list[date]:
+    """Local days of the period that lie in one of our supply periods and in the contract."""
+    days = []
+    day = period.start
+    while day < period.end:
+        supplied = any(s <= day and (e is None or day < e) for s, e in point.supply)
+        contracted = contract.start <= day and (contract.end is None or day < contract.end)
+        if supplied and contracted:
+            days.append(day)
+        day += timedelta(days=1)
+    return days
+
+
+def _slots(point: MeteringPoint, day: date, tz: str | None) -> Iterator[tuple[datetime, Decimal]]:
+    quantities = point.slot_kwh.get(day)
+    expected = calendar.expected_slots(day, point.resolution, tz)
+    if quantities is None or len(quantities) != expected:
+        raise ValueError(f"{point.gsrn} has no complete day {day}")
+    start = calendar.local_midnight_utc(day, tz)
+    step = calendar.slot_step(point.resolution)
+    for index, kwh in enumerate(quantities):
+        yield start + index * step, kwh
+
+
+def _hour_start(moment: datetime) -> datetime:
+    return moment.replace(minute=0, second=0, microsecond=0)
+
+
+def quarter_spot(prices: PriceSet, quarter: datetime) -> Decimal:
+    """The spot price of a quarter-hour: its own 15-minute price, else its hour's price."""
+    price = prices.spot_quarter.get(quarter)
+    if price is None:
+        price = prices.spot_hour.get(_hour_start(quarter))
+    if price is None:
+        raise MissingPrice(f"no spot price for {quarter.isoformat()}")
+    return price
+
+
+def slot_spot(prices: PriceSet, start: datetime, resolution: str) -> Decimal:
+    """The spot price of a slot: a quarter's own, or an hour's mean of its quarters."""
+    if resolution == "PT15M":
+        return quarter_spot(prices, start)
+    quarters = [quarter_spot(prices, start + n * _QUARTER) for n in range(_HOUR // _QUARTER)]
+    return rules.hourly_spot_price(quarters)
+
+
+def settle_point(
+    point: MeteringPoint, prices: PriceSet, period: calendar.BillingPeriod, tz: str | None = None
+) -> list[Line]:
+    """The settlement lines of one metering point for one billing period (module docstring)."""
+    lines: list[Line] = []
+    for contract in point.contracts:
+        days = contract_days(point, contract, period)
+        if not days:
+            continue
+        terms = contract.product.terms
+        kwh_total = Decimal(0)
+        products: dict[ChargeType, list[Decimal]] = {charge: [] for charge in ChargeType}
+        hourly: list[tuple[ChargeType, Callable[[datetime], Decimal]]] = [
+            (ChargeType.GRID_TARIFF, _tariff(prices.grid_tariff, "GridTariff", tz)),
+            (ChargeType.SYSTEM_TARIFF, _tariff(prices.system_tariff, "SystemTariff", tz)),
+            (
+                ChargeType.TRANSMISSION_TARIFF,
+                _tariff(prices.transmission_tariff, "TransmissionTariff", tz),
+            ),
+            (
+                ChargeType.ELECTRICITY_TAX,
+                lambda hour: version_at(prices.electricity_tax, hour, "electricity tax"),
+            ),
+        ]
+        for day in days:
+            for start, kwh in _slots(point, day, tz):
+                kwh_total += kwh
+                spot = (
+                    slot_spot(prices, start, point.resolution)
+                    if terms.spot_factor != 0
+                    else Decimal(0)
+                )
+                products[ChargeType.ENERGY].append(kwh * terms.unit_price(spot))
+                for charge, price_of_hour in hourly:
+                    products[charge].append(kwh * price_of_hour(_hour_start(start)))
+            midnight = calendar.local_midnight_utc(day, tz)
+            grid_monthly = version_at(prices.grid_subscription, midnight, "GridSubscription")
+            products[ChargeType.GRID_SUBSCRIPTION].append(
+                rules.daily_subscription_price(grid_monthly, day.year, day.month)
+            )
+            products[ChargeType.SUPPLIER_SUBSCRIPTION].append(
+                rules.daily_subscription_price(
+                    contract.product.subscription_kr_per_month, day.year, day.month
+                )
+            )
+        for charge in ChargeType:
+            amount = rules.line_amount(products[charge])
+            per_kwh = charge not in (
+                ChargeType.GRID_SUBSCRIPTION,
+                ChargeType.SUPPLIER_SUBSCRIPTION,
+            )
+            lines.append(
+                Line(
+                    gsrn=point.gsrn,
+                    contract_id=contract.contract_id,
+                    charge_type=charge,
+                    total_kwh=kwh_total if per_kwh else Decimal(0),
+                    total_amount=amount,
+                    vat_amount=rules.vat_amount(amount),
+                )
+            )
+    return lines
+
+
+def _tariff(
+    versions: Sequence[Version[tuple[Decimal, ...]]], what: str, tz: str | None
+) -> Callable[[datetime], Decimal]:
+    def price(hour: datetime) -> Decimal:
+        prices24: tuple[Decimal, ...] = version_at(versions, hour, what)
+        return rules.tariff_price_at(prices24, hour, tz)
+
+    return price
