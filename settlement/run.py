@@ -40,6 +40,7 @@ from schemas.settings import settings
 from settlement import rules
 from settlement.aconto import settle_aconto
 from storage import settlement as sql
+from storage import settlement_runs as runs
 from storage.db import Conn, connect
 from storage.periods import billing_period_id
 from storage.summaries import refresh_period
@@ -64,7 +65,7 @@ class RunReport:
     dry_run: bool
     settled: int = 0
     left_out: list[sql.LeftOut] = field(default_factory=list)
-    totals: list[sql.ChargeTotal] = field(default_factory=list)
+    totals: list[runs.ChargeTotal] = field(default_factory=list)
     supplied_days: dict[str, int] = field(default_factory=dict)
     aconto_settlements: int = 0
     seconds: float = 0.0
@@ -152,18 +153,18 @@ def settle(
         )
     with connect(url, autocommit=True) as conn:
         if grid_area is not None:
-            if sql.price_area_of(conn, grid_area) is None:
+            if runs.price_area_of(conn, grid_area) is None:
                 raise SettlementError(f"unknown grid area {grid_area}")
             areas = [grid_area]
         else:
-            areas = sql.supplied_grid_areas(conn, period.start, period.end)
+            areas = runs.supplied_grid_areas(conn, period.start, period.end)
             if not areas:
                 raise SettlementError(f"no metering point is supplied in {period.label}")
         if refresh:
             started = time.perf_counter()
             progress(f"settle {period.label}: refreshing daily summaries …")
             with conn.transaction():
-                sql.lock_refresh(conn, period.start, period.end)
+                runs.lock_refresh(conn, period.start, period.end)
                 changed = refresh_period(
                     conn,
                     period.start,
@@ -209,27 +210,27 @@ def settle_grid_area(
 ) -> RunReport:
     """One run (module docstring). `conn` must be in autocommit mode; the run lock is a session
     lock on it."""
-    price_area = sql.price_area_of(conn, grid_area)
+    price_area = runs.price_area_of(conn, grid_area)
     if price_area is None:
         raise SettlementError(f"unknown grid area {grid_area}")
     prefix = f"settle {period.label} grid area {grid_area}"
-    if not sql.try_lock_run(conn, period.start, period.end, grid_area):
+    if not runs.try_lock_run(conn, period.start, period.end, grid_area):
         progress(f"{prefix}: waiting for another run of this grid area to finish …")
-        sql.lock_run(conn, period.start, period.end, grid_area)
+        runs.lock_run(conn, period.start, period.end, grid_area)
     try:
         if dry_run:
             with conn.transaction(force_rollback=True):
                 billing_id = billing_period_id(
                     conn, period.start, period.end, period.frequency.value
                 )
-                run_id, version = sql.insert_run(conn, billing_id, grid_area)
+                run_id, version = runs.insert_run(conn, billing_id, grid_area)
                 report = RunReport(period, grid_area, run_id, version, "Completed", True)
                 _compute(conn, report, billing_id, price_area, tz, progress, prefix)
             return report
         with conn.transaction():
             billing_id = billing_period_id(conn, period.start, period.end, period.frequency.value)
-            abandoned = sql.mark_abandoned(conn, billing_id, grid_area)
-            run_id, version = sql.insert_run(conn, billing_id, grid_area)
+            abandoned = runs.mark_abandoned(conn, billing_id, grid_area)
+            run_id, version = runs.insert_run(conn, billing_id, grid_area)
         if abandoned:
             progress(f"{prefix}: marked {abandoned} abandoned run(s) Failed")
         report = RunReport(period, grid_area, run_id, version, "Running", False)
@@ -237,14 +238,14 @@ def settle_grid_area(
             with conn.transaction():
                 _compute(conn, report, billing_id, price_area, tz, progress, prefix)
                 report.status = "Completed"
-                sql.complete_run(conn, run_id, json.dumps(report.summary()))
+                runs.complete_run(conn, run_id, json.dumps(report.summary()))
         except BaseException as exc:
             message = _one_line(exc)
             if isinstance(exc, KeyboardInterrupt):
                 message = "interrupted"
             try:
                 with conn.transaction():
-                    sql.fail_run(conn, run_id, message)
+                    runs.fail_run(conn, run_id, message)
             except psycopg.Error:
                 pass  # the connection is gone; the next run marks this one abandoned
             if isinstance(exc, sql.SettlementDataError | psycopg.Error):
@@ -254,7 +255,7 @@ def settle_grid_area(
         return report
     finally:
         if not conn.closed:
-            sql.unlock_run(conn, period.start, period.end, grid_area)
+            runs.unlock_run(conn, period.start, period.end, grid_area)
 
 
 def rule_parameters(conn: Conn, grid_area: str, start: date, end: date) -> dict[str, object]:
@@ -315,5 +316,5 @@ def _compute(
             days_in_next_period=(following.end - following.start).days,
         )
         report.aconto_settlements = len(outcomes)
-    report.totals = sql.charge_totals(conn, report.run_id)
+    report.totals = runs.charge_totals(conn, report.run_id)
     report.seconds = time.perf_counter() - started

@@ -12,7 +12,7 @@ import pytest
 from deploy.cli import main
 from schemas.calendar import BillingPeriod, local_midnight_utc
 from settlement.run import SettlementError, settle
-from storage import settlement as sql
+from storage import settlement_runs as run_store
 from storage.db import connect
 from tests.settlement_support import SCENARIOS, load_given
 
@@ -117,7 +117,7 @@ def test_a_killed_run_is_marked_abandoned_by_the_next_run(db: str) -> None:
         from storage.periods import billing_period_id
 
         period_id = billing_period_id(conn, OCTOBER.start, OCTOBER.end, "Monthly")
-        sql.insert_run(conn, period_id, "344")  # a run whose process died: Running, no lines
+        run_store.insert_run(conn, period_id, "344")  # a run whose process died: Running, no lines
     [report] = settle(OCTOBER, "344", url=db, now=AFTER, progress=quiet)
     assert report.version == 2
     runs = runs_of(db)
@@ -139,7 +139,7 @@ def test_dry_run_writes_no_run_and_no_lines(db: str) -> None:
 def test_two_runs_of_the_same_grid_area_serialise(db: str) -> None:
     load(db)
     holder = connect(db, autocommit=True)
-    assert sql.try_lock_run(holder, OCTOBER.start, OCTOBER.end, "344")
+    assert run_store.try_lock_run(holder, OCTOBER.start, OCTOBER.end, "344")
     done: list[int] = []
     lines: list[str] = []
 
@@ -152,7 +152,7 @@ def test_two_runs_of_the_same_grid_area_serialise(db: str) -> None:
     time.sleep(1.5)
     assert done == []
     assert any("waiting for another run" in line for line in lines)
-    sql.unlock_run(holder, OCTOBER.start, OCTOBER.end, "344")
+    run_store.unlock_run(holder, OCTOBER.start, OCTOBER.end, "344")
     holder.close()
     worker.join(timeout=30)
     assert done == [1]
