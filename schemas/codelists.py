@@ -2,8 +2,7 @@
 
 Values are spelled exactly as in the class diagram (seeds/004, "Enums samlet") or, for DataHub
 codes, as they appear on the wire (CIM / Energi Data Service). All enums live here, at the
-bottom of the dependency chain, so that schemas, storage and settlement can share them;
-`settlement.codelists` re-exports the settlement and invoicing ones.
+bottom of the dependency chain, so that schemas, storage and settlement share them.
 """
 
 from __future__ import annotations

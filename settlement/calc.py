@@ -28,8 +28,8 @@ from decimal import Decimal
 from typing import Generic, TypeVar
 
 from schemas import calendar
+from schemas.codelists import ChargeType
 from settlement import rules
-from settlement.codelists import ChargeType
 
 T = TypeVar("T")
 _HOUR = calendar.SLOT_STEPS["PT1H"]

@@ -29,7 +29,7 @@ from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
 from typing import Final, NamedTuple
 
 from schemas import calendar
-from settlement.codelists import EnergyModel, InvoiceType
+from schemas.codelists import EnergyModel, InvoiceType
 
 ROUNDING: Final = ROUND_HALF_UP
 KWH_SCALE: Final = 3

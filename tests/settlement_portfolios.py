@@ -27,8 +27,8 @@ from hypothesis import strategies as st
 
 from schemas import calendar
 from schemas.calendar import BillingPeriod
+from schemas.codelists import EnergyModel
 from settlement import calc, rules
-from settlement.codelists import EnergyModel
 from storage.db import Conn
 
 T = TypeVar("T")

@@ -9,9 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from schemas import codelists as schema_codelists
+from schemas import codelists
 from schemas.calendar import local_hour, local_midnight_utc
-from settlement import codelists
 from settlement.rules import (
     VAT_RATE,
     EnergyPriceTerms,
@@ -419,8 +418,3 @@ def test_code_lists_carry_the_class_diagram_values() -> None:
         "GridSubscription",
         "SupplierSubscription",
     ]
-
-
-def test_settlement_code_lists_are_the_schema_ones() -> None:
-    assert codelists.ChargeType is schema_codelists.ChargeType
-    assert codelists.EnergyModel is schema_codelists.EnergyModel
