@@ -30,8 +30,10 @@ from bytewax.outputs import FixedPartitionedSink, StatefulSinkPartition
 from confluent_kafka import Producer
 
 from flows.runner import SNAPSHOT_SECONDS, ensure_recovery, ensure_topic, free_ports
+from schemas.process_documents import is_lifecycle_document
 from schemas.settings import Settings, configure_logging, settings
 from settlement.masterdata import BatchOutcome, Item, apply_batch, message_items
+from settlement.process_answers import AnswerItem, answer_items, apply_answers
 from storage.db import Conn, DatabaseUnavailable, connect
 
 log = logging.getLogger(__name__)
@@ -53,7 +55,12 @@ def recovery_dir(cfg: Settings) -> Path:
     return Path(f"{cfg.recovery_dir}-masterdata")
 
 
-class _Partition(StatefulSinkPartition[Item, None]):
+# Lifecycle answers and notifications (issue 10) share the topic: they concern metering points
+# and must keep their order with the point's master data.
+FlowItem = Item | AnswerItem
+
+
+class _Partition(StatefulSinkPartition[FlowItem, None]):
     """Applies each batch in one transaction; no state of its own, the writes are idempotent."""
 
     def __init__(self, cfg: Settings) -> None:
@@ -61,7 +68,7 @@ class _Partition(StatefulSinkPartition[Item, None]):
         self._conn: Conn | None = None
         self._producer = Producer(cfg.kafka_client_config())
 
-    def _apply(self, values: list[Item]) -> BatchOutcome:
+    def _apply(self, values: list[FlowItem]) -> BatchOutcome:
         """Apply; while the database is unreachable, reconnect and apply the same batch again."""
         delay = 0.5
         deadline = time.monotonic() + RECONNECT_PATIENCE_SECONDS
@@ -69,7 +76,12 @@ class _Partition(StatefulSinkPartition[Item, None]):
             try:
                 if self._conn is None or self._conn.closed:
                     self._conn = connect(job="ingest")
-                return apply_batch(self._conn, values, topic=self._cfg.masterdata_topic)
+                answers = [v for v in values if isinstance(v, AnswerItem)]
+                others = [v for v in values if not isinstance(v, AnswerItem)]
+                outcome = apply_batch(self._conn, others, topic=self._cfg.masterdata_topic)
+                if answers:
+                    outcome.new_dead_letters += apply_answers(self._conn, answers).new_dead_letters
+                return outcome
             except (psycopg.OperationalError, DatabaseUnavailable) as exc:
                 if time.monotonic() > deadline:
                     raise
@@ -78,7 +90,7 @@ class _Partition(StatefulSinkPartition[Item, None]):
                 time.sleep(delay)
                 delay = min(delay * 2, 10.0)
 
-    def write_batch(self, values: list[Item]) -> None:
+    def write_batch(self, values: list[FlowItem]) -> None:
         outcome = self._apply(values)
         # The topic copy is at-least-once; dead_letter_message is exactly-once.
         for reason, detail, payload, message_id in outcome.new_dead_letters:
@@ -99,7 +111,7 @@ class _Partition(StatefulSinkPartition[Item, None]):
             self._conn.close()
 
 
-class MasterDataSink(FixedPartitionedSink[Item, None]):
+class MasterDataSink(FixedPartitionedSink[FlowItem, None]):
     def __init__(self, cfg: Settings) -> None:
         self._cfg = cfg
 
@@ -110,8 +122,13 @@ class MasterDataSink(FixedPartitionedSink[Item, None]):
         return _Partition(self._cfg)
 
 
-def _to_items(msg: KafkaSourceMessage[bytes | None, bytes | None]) -> list[tuple[str, Item]]:
-    return message_items(msg.value, msg.topic or "", msg.partition or 0, msg.offset or 0)
+def _to_items(
+    msg: KafkaSourceMessage[bytes | None, bytes | None],
+) -> list[tuple[str, FlowItem]]:
+    where = (msg.topic or "", msg.partition or 0, msg.offset or 0)
+    if is_lifecycle_document(msg.value):
+        return list(answer_items(msg.value, *where))
+    return list(message_items(msg.value, *where))
 
 
 def _not_error(msg: Any) -> bool:
