@@ -177,12 +177,8 @@ def product_exists(conn: Conn, product_id: uuid.UUID) -> bool:
 
 def reading_seen(conn: Conn, gsrn: str, start: datetime, end: datetime) -> bool:
     """Whether any reading of the point in [start, end) has arrived."""
-    row = conn.execute(
-        """SELECT 1 FROM metering_data WHERE metering_point_id = %s
-           AND "timestamp" >= %s AND "timestamp" < %s LIMIT 1""",
-        (gsrn, start, end),
-    ).fetchone()
-    return row is not None
+    row = conn.execute("SELECT lifecycle_reading_seen(%s, %s, %s)", (gsrn, start, end)).fetchone()
+    return row is not None and row[0] is True
 
 
 # --- the outbox ----------------------------------------------------------------------------------

@@ -60,6 +60,15 @@ ALTER TABLE contract ADD CONSTRAINT contract_check CHECK (end_date IS NULL OR en
 ALTER TABLE supply_period ADD COLUMN process_request_id uuid REFERENCES process_request (id);
 ALTER TABLE contract ADD COLUMN process_request_id uuid REFERENCES process_request (id);
 
+-- Whether a reading of a metering point in [t_from, t_to) has arrived: the completion trigger
+-- of a switch or move-in, for customer service's role, which reads no readings itself.
+CREATE FUNCTION lifecycle_reading_seen(gsrn text, t_from timestamptz, t_to timestamptz)
+RETURNS boolean LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public AS $$
+    SELECT EXISTS (SELECT 1 FROM metering_data m WHERE m.metering_point_id = gsrn
+                   AND m."timestamp" >= t_from AND m."timestamp" < t_to)
+$$;
+REVOKE EXECUTE ON FUNCTION lifecycle_reading_seen(text, timestamptz, timestamptz) FROM PUBLIC;
+
 -- Least privilege: the answers flow and the relay run as elflow_ingest; customer service
 -- (`elflow process start|cancel|advance`) as elflow_loader, which writes supply and contracts.
 DO $$
@@ -67,7 +76,7 @@ BEGIN
     IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'elflow_ingest') THEN
         GRANT SELECT, INSERT, UPDATE ON process_request, outbound_request TO elflow_ingest;
         GRANT SELECT, INSERT ON process_event TO elflow_ingest;
-        GRANT SELECT ON customer, supply_period, contract TO elflow_ingest;
+        GRANT SELECT ON supply_period, contract TO elflow_ingest;
         -- An answer that ends or reverses supply (cancellations, corrections) ends rows only.
         GRANT UPDATE (end_date, end_reason) ON supply_period TO elflow_ingest;
         GRANT UPDATE (end_date) ON contract TO elflow_ingest;
@@ -75,7 +84,8 @@ BEGIN
     IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'elflow_loader') THEN
         GRANT SELECT, INSERT, UPDATE ON process_request, outbound_request TO elflow_loader;
         GRANT SELECT, INSERT ON process_event TO elflow_loader;
-        GRANT SELECT ON metering_point_version, metering_data TO elflow_loader;
+        GRANT SELECT ON metering_point_version TO elflow_loader;
+        GRANT EXECUTE ON FUNCTION lifecycle_reading_seen(text, timestamptz, timestamptz) TO elflow_loader;
     END IF;
     IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'elflow_finance') THEN
         GRANT SELECT ON process_request, process_event TO elflow_finance;
