@@ -187,6 +187,57 @@ def _metering_points(sub: argparse._SubParsersAction) -> None:  # type: ignore[t
     )
 
 
+def _processes(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    from deploy.handlers_process import START_TYPES
+
+    process = _group(sub, "process", "customer lifecycle: DataHub market processes")
+    start = _command(
+        process,
+        "start",
+        "validate and start a process; the request document is sent by `process relay`",
+        "handlers_process:process_start",
+    )
+    start.add_argument("type", choices=sorted(START_TYPES))
+    start.add_argument("--gsrn", help="the metering point (not for incorrect-switch/move)")
+    start.add_argument("--customer", help="customer id (UUID)")
+    start.add_argument("--product", help="product id (UUID), for a switch or move-in")
+    start.add_argument("--effective", help="the local effective date, YYYY-MM-DD")
+    start.add_argument("--billing-frequency", choices=["Monthly", "Quarterly"], default="Monthly")
+    start.add_argument("--payment-model", choices=["Aconto", "PostPayment"], default="PostPayment")
+    start.add_argument("--payment-term-days", type=int, default=14)
+    start.add_argument("--target", help="the request to correct (incorrect-switch/move)")
+    cancel = _command(
+        process,
+        "cancel",
+        "cancel a request before its effective date",
+        "handlers_process:process_cancel",
+    )
+    cancel.add_argument("request", help="the request id")
+    listing = _command(process, "list", "process requests", "handlers_process:process_list")
+    listing.add_argument("--gsrn", help="only this metering point")
+    listing.add_argument("--open", action="store_true", help="only requests not yet ended")
+    listing.add_argument(
+        "--stuck", action="store_true", help="only requests whose answer is overdue"
+    )
+    show = _command(
+        process, "show", "a request and its event history", "handlers_process:process_show"
+    )
+    show.add_argument("request", help="the request id")
+    relay = _command(
+        process,
+        "relay",
+        "send queued request documents to DataHub",
+        "handlers_process:process_relay",
+    )
+    relay.add_argument("--until-empty", action="store_true", help="stop when nothing is queued")
+    _command(
+        process,
+        "advance",
+        "time-driven steps: complete effectuated requests, time out unanswered ones (cron)",
+        "handlers_process:process_advance",
+    )
+
+
 def _finance(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     from storage.importers import KINDS
 
@@ -264,6 +315,7 @@ def build_parser() -> argparse.ArgumentParser:
     _ops(sub)
     _ingest(sub)
     _metering_points(sub)
+    _processes(sub)
     _finance(sub)
     _demo(sub)
     return parser

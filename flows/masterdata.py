@@ -28,8 +28,11 @@ from confluent_kafka import Producer
 from flows.runner import ensure_recovery, ensure_topic, flow_commands, start_processes
 from flows.sink import DATABASE_REJECTED, RejectedBatch, RetryingConnection
 from schemas.printable import escape
+from schemas.process_documents import is_lifecycle_document
 from schemas.settings import Settings, configure_logging, settings
 from settlement.masterdata import BatchOutcome, Item, UnreadableItem, apply_batch, message_items
+from settlement.process_answers import AnswerItem, answer_items, apply_answers
+from storage.db import Conn
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +52,12 @@ def recovery_dir(cfg: Settings) -> Path:
     return Path(f"{cfg.recovery_dir}-masterdata")
 
 
-class _Partition(StatefulSinkPartition[Item, None]):
+# Lifecycle answers and notifications (issue 10) share the topic: they concern metering points
+# and must keep their order with the point's master data.
+FlowItem = Item | AnswerItem
+
+
+class _Partition(StatefulSinkPartition[FlowItem, None]):
     """Applies each batch in one transaction; no state of its own, the writes are idempotent."""
 
     def __init__(self, cfg: Settings) -> None:
@@ -57,14 +65,22 @@ class _Partition(StatefulSinkPartition[Item, None]):
         self._db = RetryingConnection("ingest")
         self._producer = Producer(cfg.kafka_client_config())
 
-    def _apply(self, values: list[Item]) -> BatchOutcome:
+    def _apply(self, values: list[FlowItem]) -> BatchOutcome:
         """Apply the batch in one transaction; retried while the database is unreachable. If
         the database refuses the batch for its content, apply it one Kafka message at a time and
         dead-letter (`database_rejected`) only the message it still refuses."""
         topic = self._cfg.masterdata_topic
 
-        def apply(items: list[Item]) -> BatchOutcome:
-            return self._db.run(lambda conn: apply_batch(conn, items, topic=topic))
+        def write(conn: Conn, items: list[FlowItem]) -> BatchOutcome:
+            answers = [v for v in items if isinstance(v, AnswerItem)]
+            others = [v for v in items if not isinstance(v, AnswerItem)]
+            outcome = apply_batch(conn, others, topic=topic)
+            if answers:
+                outcome.new_dead_letters += apply_answers(conn, answers).new_dead_letters
+            return outcome
+
+        def apply(items: list[FlowItem]) -> BatchOutcome:
+            return self._db.run(lambda conn: write(conn, items))
 
         try:
             return apply(values)
@@ -91,7 +107,7 @@ class _Partition(StatefulSinkPartition[Item, None]):
             total.merge(part)
         return total
 
-    def write_batch(self, values: list[Item]) -> None:
+    def write_batch(self, values: list[FlowItem]) -> None:
         outcome = self._apply(values)
         # The topic copy is at-least-once; dead_letter_message is exactly-once.
         for reason, detail, payload, message_id in outcome.new_dead_letters:
@@ -111,15 +127,15 @@ class _Partition(StatefulSinkPartition[Item, None]):
         self._db.close()
 
 
-def _by_message(values: list[Item]) -> list[list[Item]]:
+def _by_message(values: list[FlowItem]) -> list[list[FlowItem]]:
     """The batch's items grouped by the Kafka message they came from, in order."""
-    groups: dict[tuple[str, int | None, int | None], list[Item]] = {}
+    groups: dict[tuple[str, int | None, int | None], list[FlowItem]] = {}
     for item in values:
         groups.setdefault((item.topic, item.partition, item.offset), []).append(item)
     return list(groups.values())
 
 
-class MasterDataSink(FixedPartitionedSink[Item, None]):
+class MasterDataSink(FixedPartitionedSink[FlowItem, None]):
     def __init__(self, cfg: Settings) -> None:
         self._cfg = cfg
 
@@ -130,8 +146,13 @@ class MasterDataSink(FixedPartitionedSink[Item, None]):
         return _Partition(self._cfg)
 
 
-def _to_items(msg: KafkaSourceMessage[bytes | None, bytes | None]) -> list[tuple[str, Item]]:
-    return message_items(msg.value, msg.topic or "", msg.partition or 0, msg.offset or 0)
+def _to_items(
+    msg: KafkaSourceMessage[bytes | None, bytes | None],
+) -> list[tuple[str, FlowItem]]:
+    where = (msg.topic or "", msg.partition or 0, msg.offset or 0)
+    if is_lifecycle_document(msg.value):
+        return list(answer_items(msg.value, *where))
+    return list(message_items(msg.value, *where))
 
 
 def _not_error(msg: Any) -> bool:

@@ -31,8 +31,11 @@ DEFAULT_BATCH = 200
 _LOCK = 7_231_011
 
 
-def _already_on_topic(cfg: Settings, topic: str, window: int) -> set[uuid.UUID]:
-    """Event ids in the last `window` messages of each partition of the events topic."""
+def already_on_topic(
+    cfg: Settings, topic: str, window: int, header_name: str = "event_id"
+) -> set[uuid.UUID]:
+    """The uuids in header `header_name` of the last `window` messages of each partition of a topic
+    (also used by flows.process_relay)."""
     consumer = Consumer(
         quiet_client_config(
             cfg, **{"group.id": "elflow-outbox-recovery", "enable.auto.commit": "false"}
@@ -57,7 +60,7 @@ def _already_on_topic(cfg: Settings, topic: str, window: int) -> set[uuid.UUID]:
                 offset = msg.offset() or offset
                 for header in msg.headers() or []:
                     value = header[1]
-                    if header[0] == "event_id" and isinstance(value, bytes):
+                    if header[0] == header_name and isinstance(value, bytes):
                         found.add(uuid.UUID(value.decode()))
     finally:
         consumer.close()
@@ -75,7 +78,7 @@ def relay(cfg: Settings, *, until_empty: bool, batch: int = DEFAULT_BATCH) -> in
     with connect(job="ingest", autocommit=True) as conn:
         if not conn.execute("SELECT pg_try_advisory_lock(%s)", (_LOCK,)).fetchone() == (True,):
             raise KafkaException("another outbox relay is running")
-        recovered = store.mark_published(conn, sorted(_already_on_topic(cfg, topic, 2 * batch)))
+        recovered = store.mark_published(conn, sorted(already_on_topic(cfg, topic, 2 * batch)))
         if recovered:
             log.info("%d events were on %s already; marked published", recovered, topic)
         while True:
@@ -91,24 +94,38 @@ def _send_batch(conn: Conn, producer: Producer, topic: str, batch: int) -> int:
     rows = store.unpublished(conn, batch)
     if not rows:
         return 0
+    send_all(
+        producer,
+        topic,
+        [
+            (
+                gsrn.encode(),
+                json.dumps(payload, sort_keys=True).encode(),
+                [("event_id", str(event_id).encode()), ("event_type", kind.encode())],
+            )
+            for _seq, event_id, gsrn, kind, payload in rows
+        ],
+    )
+    store.mark_published(conn, [row[1] for row in rows])
+    return len(rows)
+
+
+def send_all(
+    producer: Producer,
+    topic: str,
+    messages: list[tuple[bytes, bytes, list[tuple[str, str | bytes | None]]]],
+) -> None:
+    """Send (key, value, headers) messages and wait until the broker has every one of them."""
     errors: list[str] = []
 
     def on_delivery(err: object, _msg: object) -> None:
         if err is not None:
             errors.append(str(err))
 
-    for _seq, event_id, gsrn, kind, payload in rows:
-        producer.produce(
-            topic,
-            key=gsrn.encode(),
-            value=json.dumps(payload, sort_keys=True).encode(),
-            headers=[("event_id", str(event_id).encode()), ("event_type", kind.encode())],
-            on_delivery=on_delivery,
-        )
+    for key, value, headers in messages:
+        producer.produce(topic, key=key, value=value, headers=headers, on_delivery=on_delivery)
     if producer.flush(60) or errors:
-        raise KafkaException(f"events not delivered to {topic}: {errors[:3]}")
-    store.mark_published(conn, [row[1] for row in rows])
-    return len(rows)
+        raise KafkaException(f"messages not delivered to {topic}: {errors[:3]}")
 
 
 def main() -> int:

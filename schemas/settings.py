@@ -75,6 +75,17 @@ class Settings(BaseSettings):
     # Kafka's default message.max.bytes is 1 048 588; keep this below the broker's limit.
     deadletter_max_bytes: int = Field(default=900_000, ge=4096)
 
+    # The customer lifecycle (issue 10): DataHub's answers and notifications arrive on the
+    # master-data topic; our request documents leave on outbound_topic. supplier_gln is our GLN
+    # (sender, and how notifications are told apart); the defaults are the test parties of
+    # Energinet's public RSM-001 sample.
+    outbound_topic: str = "datahub.outbound"
+    supplier_gln: str = Field(default="5799999933318", pattern=r"^\d{13}$")
+    balance_responsible_gln: str = Field(default="5799999933340", pattern=r"^\d{13}$")
+    datahub_gln: str = Field(default="5790001330552", pattern=r"^\d{13}$")
+    # An outbound request with no answer after this long is TimedOut (`process list --stuck`).
+    process_answer_timeout_hours: float = Field(default=24.0, gt=0, le=24 * 90)
+
     @field_validator(
         "database_url",
         "migrate_database_url",

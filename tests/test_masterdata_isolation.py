@@ -11,9 +11,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from flows.masterdata import _Partition
+from flows.masterdata import FlowItem, _Partition
 from schemas.settings import settings
-from settlement.masterdata import Item, message_items
+from settlement.masterdata import message_items
 from storage.db import connect
 from tests.masterdata_docs import gsrn, rsm022
 
@@ -41,7 +41,7 @@ def test_a_refused_message_is_dead_lettered_and_the_rest_of_the_batch_applied(db
             "FOR EACH ROW EXECUTE FUNCTION refuse()"
         )
         conn.commit()
-    values: list[Item] = []
+    values: list[FlowItem] = []
     for offset, point in enumerate((GOOD, REFUSED)):
         raw = rsm022("E02", point, created, mrid=f"create-{offset}")
         values += [item for _key, item in message_items(raw, TOPIC, 0, offset)]

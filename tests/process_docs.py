@@ -1,0 +1,131 @@
+"""DataHub's lifecycle answers as the tests send them (shapes: schemas.process_documents), and a
+small portfolio to run processes on."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, date, datetime
+
+from schemas.calendar import local_midnight_utc
+from storage.db import Conn
+
+DATAHUB_GLN = "5790001330552"
+OTHER_SUPPLIER = "5790000000005"
+# Valid GSRNs (GS1 check digit) of the test points.
+POINTS = [
+    "571313180400000018",
+    "571313180400000025",
+    "571313180400000032",
+    "571313180400000049",
+    "571313180400000056",
+    "571313180400000063",
+]
+CUSTOMERS = [uuid.UUID(f"00000000-0000-4000-8000-00000000000{i}") for i in range(1, 7)]
+PRODUCT = uuid.UUID("00000000-0000-4000-9000-000000000001")
+CREATED = datetime(2026, 10, 1, 8, tzinfo=UTC)
+
+
+def portfolio(conn: Conn, *, supplied: dict[str, tuple[uuid.UUID, date]]) -> None:
+    """Grid area 344, the customers, one spot product, the points (E17, Connected); `supplied`
+    gives the points we supply from a file: GSRN → (customer, start date)."""
+    conn.execute("INSERT INTO grid_area VALUES ('344', '5790000610976', 'Net 344', 'DK2')")
+    for n, customer in enumerate(CUSTOMERS, start=1):
+        conn.execute(
+            "INSERT INTO customer (id, name, cpr_cvr, contact_type) VALUES (%s, %s, %s, 'Private')",
+            (customer, f"Kunde {n}", f"010190123{n}"),
+        )
+    conn.execute(
+        "INSERT INTO product (id, name, energy_model) VALUES (%s, 'Spot', 'Spot')", (PRODUCT,)
+    )
+    for gsrn in POINTS:
+        conn.execute(
+            """INSERT INTO metering_point (gsrn, type, settlement_method, connection_status,
+                   grid_area_code, grid_operator_gln)
+               VALUES (%s, 'E17_Consumption', 'Flex', 'Connected', '344', '5790000610976')""",
+            (gsrn,),
+        )
+    for gsrn, (customer, start) in supplied.items():
+        conn.execute(
+            "INSERT INTO supply_period (id, gsrn, start_date) VALUES (%s, %s, %s)",
+            (uuid.uuid4(), gsrn, start),
+        )
+        conn.execute(
+            """INSERT INTO contract (id, customer_id, gsrn, product_id, billing_frequency,
+                   payment_model, payment_term_days, start_date)
+               VALUES (%s, %s, %s, %s, 'Monthly', 'PostPayment', 14, %s)""",
+            (uuid.uuid4(), customer, gsrn, PRODUCT, start),
+        )
+
+
+def _header(name: str, mrid: str, process: str, created: datetime) -> dict[str, object]:
+    return {
+        "mRID": mrid,
+        "type": {"value": "414" if name != "GenericNotification_MarketDocument" else "E44"},
+        "process.processType": {"value": process},
+        "createdDateTime": created.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "sender_MarketParticipant.mRID": {"codingScheme": "A10", "value": DATAHUB_GLN},
+    }
+
+
+def answer(
+    request_id: uuid.UUID,
+    *,
+    accept: bool,
+    reasons: tuple[tuple[str, str], ...] = (),
+    created: datetime = CREATED,
+    mrid: str | None = None,
+) -> bytes:
+    """A confirm (A01) or reject (A02) of our request."""
+    name = f"{'Confirm' if accept else 'Reject'}RequestChangeOfSupplier_MarketDocument"
+    body = _header(name, mrid or f"ans-{uuid.uuid4().hex[:20]}", "E03", created)
+    body["reason.code"] = {"value": "A01" if accept else "A02"}
+    record: dict[str, object] = {
+        "mRID": f"dh-{str(request_id)[:8]}",
+        "originalTransactionIDReference_MktActivityRecord.mRID": str(request_id),
+    }
+    if reasons:
+        record["Reason"] = [{"code": {"value": c}, "text": t} for c, t in reasons]
+    body["MktActivityRecord"] = [record]
+    return json.dumps({name: body}).encode()
+
+
+def notification(
+    gsrn: str,
+    effective: date,
+    process: str,
+    *,
+    new_supplier: str | None = None,
+    request_id: uuid.UUID | None = None,
+    created: datetime = CREATED,
+    mrid: str | None = None,
+) -> bytes:
+    """An RSM-004 GenericNotification (start or stop of supply) of a point from local midnight."""
+    name = "GenericNotification_MarketDocument"
+    body = _header(name, mrid or f"ntf-{uuid.uuid4().hex[:20]}", process, created)
+    record: dict[str, object] = {
+        "mRID": f"rec-{gsrn[-6:]}",
+        "marketEvaluationPoint.mRID": {"codingScheme": "A10", "value": gsrn},
+        "start_DateAndOrTime.dateTime": local_midnight_utc(effective).strftime(
+            "%Y-%m-%dT%H:%M:%SZ"
+        ),
+    }
+    if new_supplier:
+        record["marketEvaluationPoint.energySupplier_MarketParticipant.mRID"] = {
+            "codingScheme": "A10",
+            "value": new_supplier,
+        }
+    if request_id:
+        record["originalTransactionIDReference_MktActivityRecord.mRID"] = str(request_id)
+    body["MktActivityRecord"] = [record]
+    return json.dumps({name: body}).encode()
+
+
+def reading(conn: Conn, gsrn: str, day: date) -> None:
+    """One quarter-hour reading at local midnight of `day` (the first reading of a new supply)."""
+    conn.execute(
+        """INSERT INTO metering_data (metering_point_id, "timestamp", resolution, quantity_kwh,
+               quality, source_message_id, transaction_id, created_at)
+           VALUES (%s, %s, 'PT15M', 0.25, 'A04', 'test', 'test', now())""",
+        (gsrn, local_midnight_utc(day)),
+    )
