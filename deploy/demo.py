@@ -8,7 +8,8 @@ import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from deploy.demo_data import write_demo_files
+from deploy.demo_data import DEMO_GRID_AREAS, write_demo_files
+from deploy.demo_masterdata import apply_demo_master_data
 from flows.feed import DEFAULT_GRID_AREAS, FeedSpec
 from flows.publisher import describe_kinds, publish_feed
 from flows.runner import start_flow
@@ -89,6 +90,9 @@ def run(args: argparse.Namespace) -> int:
         print()
         print_daily_table(conn, spec.start, spec.start + timedelta(days=spec.days))
     if spec.start.day == 1 and spec.days >= 28:
+        print()
+        areas = {code: DEMO_GRID_AREAS[code][0] for code in spec.grid_areas}
+        apply_demo_master_data(cfg, spec.start, spec.metering_points, areas, print)
         print()
         close_period(BillingPeriod.month_of(spec.start), args.data_dir)
     return 0

@@ -6,7 +6,9 @@ facts, so that the two can be held equal (tests/test_settlement_differential.py)
 can see the whole computation of one line in one place:
 
 - the days of a contract: local days of the period inside one of our supply periods and the
-  contract;
+  contract, on which the point is billed in the grid area being settled: a point with history
+  (master data with validity intervals) only on days whose local midnight finds it an E17
+  consumption point of that grid area, Connected; a point without history every day;
 - Energy: Σ over the slots of those days of kWh × the product's unit price at the slot's spot
   price (a quarter-hour's own price, else its hour's; a PT1H meter's hour uses the mean of its
   quarters);
@@ -75,12 +77,41 @@ class Contract:
 
 
 @dataclass(frozen=True)
+class MasterData:
+    """What settlement reads of a metering point's master data version."""
+
+    grid_area: str
+    type: str  # DataHub's code: E17 consumption, E18 production, D01… child types
+    connection_status: str  # New, Connected, Disconnected, ClosedDown
+
+
+@dataclass(frozen=True)
 class MeteringPoint:
     gsrn: str
     resolution: str  # PT15M or PT1H
     slot_kwh: Mapping[date, Sequence[Decimal]]  # per local day, the day's slots in time order
     supply: Sequence[tuple[date, date | None]]  # our supply periods, ends exclusive
     contracts: Sequence[Contract]
+    history: Sequence[Version[MasterData]] = ()  # empty: a point loaded from a portfolio file
+
+
+def billed_in(point: MeteringPoint, day: date, grid_area: str | None, tz: str | None) -> bool:
+    """Whether `day` of `point` is settled as consumption in `grid_area`'s run (module
+    docstring). A point without history is settled by the run it is given to."""
+    if not point.history:
+        return True
+    if grid_area is None:
+        raise ValueError(f"{point.gsrn} has history: name the grid area being settled")
+    midnight = calendar.local_midnight_utc(day, tz)
+    valid = [v for v in point.history if v.valid_at(midnight)]
+    if not valid:
+        return False  # not created yet
+    master = max(valid, key=lambda v: v.valid_from).value
+    return (
+        master.grid_area == grid_area
+        and master.type == "E17"
+        and master.connection_status == "Connected"
+    )
 
 
 @dataclass(frozen=True)
@@ -109,15 +140,20 @@ class Line:
 
 
 def contract_days(
-    point: MeteringPoint, contract: Contract, period: calendar.BillingPeriod
+    point: MeteringPoint,
+    contract: Contract,
+    period: calendar.BillingPeriod,
+    grid_area: str | None = None,
+    tz: str | None = None,
 ) -> list[date]:
-    """Local days of the period that lie in one of our supply periods and in the contract."""
+    """Local days of the period that lie in one of our supply periods and in the contract, on
+    which the point is billed in `grid_area` (billed_in)."""
     days = []
     day = period.start
     while day < period.end:
         supplied = any(s <= day and (e is None or day < e) for s, e in point.supply)
         contracted = contract.start <= day and (contract.end is None or day < contract.end)
-        if supplied and contracted:
+        if supplied and contracted and billed_in(point, day, grid_area, tz):
             days.append(day)
         day += timedelta(days=1)
     return days
@@ -157,12 +193,17 @@ def slot_spot(prices: PriceSet, start: datetime, resolution: str) -> Decimal:
 
 
 def settle_point(
-    point: MeteringPoint, prices: PriceSet, period: calendar.BillingPeriod, tz: str | None = None
+    point: MeteringPoint,
+    prices: PriceSet,
+    period: calendar.BillingPeriod,
+    tz: str | None = None,
+    grid_area: str | None = None,
 ) -> list[Line]:
-    """The settlement lines of one metering point for one billing period (module docstring)."""
+    """The settlement lines of one metering point for one billing period in the run of
+    `grid_area`, whose prices are `prices` (module docstring)."""
     lines: list[Line] = []
     for contract in point.contracts:
-        days = contract_days(point, contract, period)
+        days = contract_days(point, contract, period, grid_area, tz)
         if not days:
             continue
         terms = contract.product.terms

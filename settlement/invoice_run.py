@@ -15,6 +15,7 @@ from datetime import datetime
 from schemas.calendar import BillingPeriod
 from schemas.codelists import InvoiceType
 from schemas.invoice_records import AcontoSettled, ContractTerms, SettledLine
+from schemas.settings import settings
 from settlement.invoicing import (
     Create,
     Discard,
@@ -56,7 +57,7 @@ def run_invoicing(
         store.lock_invoicing(conn)
         runs = store.latest_completed_runs(conn, period)
         lines, report.lines_without_contract = store.settled_lines(conn, runs)
-        contracts = store.contracts_for_period(conn, period)
+        contracts = store.contracts_for_period(conn, period, settings().timezone)
         bp_id = store.find_billing_period(conn, period)
         already = store.existing_invoices(conn, bp_id) if bp_id is not None else {}
 

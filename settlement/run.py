@@ -68,6 +68,8 @@ class RunReport:
     totals: list[runs.ChargeTotal] = field(default_factory=list)
     supplied_days: dict[str, int] = field(default_factory=dict)
     aconto_settlements: int = 0
+    # Settlement-method changes (Flex / NonProfiled) of this grid area's points in the period.
+    method_changes: list[runs.MethodChange] = field(default_factory=list)
     seconds: float = 0.0
 
     def summary(self) -> dict[str, object]:
@@ -89,6 +91,10 @@ class RunReport:
             # Subscriptions carry total_kwh 0; their quantity is the supplied days.
             "supplied_days_per_contract": self.supplied_days,
             "aconto_settlements": self.aconto_settlements,
+            "settlement_method_changes": [
+                {"gsrn": m.gsrn, "date": m.day.isoformat(), "from": m.before, "to": m.after}
+                for m in self.method_changes
+            ],
             "duration_seconds": f"{self.seconds:.3f}",
         }
 
@@ -106,6 +112,10 @@ class RunReport:
             lines.append(f"    … and {len(self.left_out) - 50} more (see settlement_run.summary)")
         if self.aconto_settlements:
             lines.append(f"  aconto settlements       {self.aconto_settlements}")
+        for m in self.method_changes:
+            lines.append(
+                f"  settlement method        {m.gsrn} from {m.day}: {m.before} → {m.after}"
+            )
         lines.append(
             f"  {'charge type':<22}{'lines':>7}{'kWh':>16}{'amount DKK':>18}{'VAT DKK':>16}"
         )
@@ -316,5 +326,8 @@ def _compute(
             days_in_next_period=(following.end - following.start).days,
         )
         report.aconto_settlements = len(outcomes)
+    report.method_changes = runs.settlement_method_changes(
+        conn, report.grid_area, period.start, period.end, tz
+    )
     report.totals = runs.charge_totals(conn, report.run_id)
     report.seconds = time.perf_counter() - started

@@ -119,13 +119,14 @@ def settled_lines(conn: Conn, runs: list[RunRef]) -> tuple[list[SettledLine], in
     return lines, sum(1 for row in rows if row[6] is None)
 
 
-def contracts_for_period(conn: Conn, period: BillingPeriod) -> list[ContractTerms]:
+def contracts_for_period(conn: Conn, period: BillingPeriod, tz: str) -> list[ContractTerms]:
     """Contracts of the period's billing frequency overlapping it; the effective end is the
-    earlier of the contract's end and the end of the metering point's supply."""
+    earliest of the contract's end, the end of the metering point's supply and the metering
+    point's close down (the first local day whose midnight is at or after it, `tz`)."""
     rows = conn.execute(
         """SELECT c.id, c.customer_id, c.gsrn, mp.grid_area_code, c.billing_frequency,
                   c.payment_model, c.payment_term_days, c.start_date,
-                  LEAST(c.end_date, s.end_date)
+                  LEAST(c.end_date, s.end_date, x.closed_down)
            FROM contract c
            JOIN metering_point mp ON mp.gsrn = c.gsrn
            LEFT JOIN LATERAL (
@@ -134,10 +135,16 @@ def contracts_for_period(conn: Conn, period: BillingPeriod) -> list[ContractTerm
                  AND (sp.end_date IS NULL OR sp.end_date > %(start)s)
                ORDER BY sp.start_date DESC LIMIT 1
            ) s ON true
+           LEFT JOIN LATERAL (
+               SELECT ((min(v.valid_from) AT TIME ZONE %(tz)s) - interval '1 microsecond')::date
+                      + 1 AS closed_down
+               FROM metering_point_version v
+               WHERE v.gsrn = c.gsrn AND v.connection_status = 'ClosedDown'
+           ) x ON true
            WHERE c.billing_frequency = %(frequency)s AND c.start_date < %(end)s
              AND (c.end_date IS NULL OR c.end_date > %(start)s)
            ORDER BY c.customer_id, c.start_date, c.id""",
-        {"start": period.start, "end": period.end, "frequency": str(period.frequency)},
+        {"start": period.start, "end": period.end, "frequency": str(period.frequency), "tz": tz},
     ).fetchall()
     return [
         ContractTerms(

@@ -9,7 +9,12 @@ summary rows for 80 000 metering points instead of 230 M readings, and no readin
 wire. The pieces, all temp tables of the caller's transaction:
 
 1. `settle_day`: the (metering point, local day, contract) triples to settle — days of the period
-   covered by one of our supply periods AND a contract of the metering point.
+   covered by one of our supply periods AND a contract of the metering point, on which the
+   point is an E17 consumption point of this grid area that is Connected. A point with history
+   (metering_point_version, from RSM-022) is judged by the version valid at the day's local
+   midnight (so a grid-area move settles each part in its own area's run; days before
+   connection, while disconnected and from close down are not settled at all, subscriptions
+   included); a point without history by its current metering_point row.
 2. `left_out`: metering points with a settle day lacking a summary, a missing quantity, mixed
    resolution or two contracts on one day. Incomplete data is never billed as zero: such a
    metering point gets no lines and is reported.
@@ -62,18 +67,33 @@ class LeftOut:
 # --------------------------------------------------------------------------------- the lines
 _SETTLE_DAY = """
 CREATE TEMP TABLE settle_day ON COMMIT DROP AS
-SELECT DISTINCT mp.gsrn, d.day::date AS day, c.id AS contract_id, c.product_id
-FROM metering_point mp
-JOIN supply_period sp ON sp.gsrn = mp.gsrn
-JOIN contract c ON c.gsrn = mp.gsrn
-CROSS JOIN LATERAL generate_series(
-    greatest(sp.start_date, c.start_date, %(start)s::date)::timestamp,
-    (least(coalesce(sp.end_date, 'infinity'::date), coalesce(c.end_date, 'infinity'::date),
-           %(end)s::date) - 1)::timestamp,
-    interval '1 day') AS d(day)
-WHERE mp.grid_area_code = %(area)s
-  AND sp.start_date < %(end)s AND coalesce(sp.end_date, 'infinity'::date) > %(start)s
-  AND c.start_date < %(end)s AND coalesce(c.end_date, 'infinity'::date) > %(start)s
+WITH period_day AS (
+    SELECT d::date AS day, (d AT TIME ZONE %(tz)s) AS midnight
+    FROM generate_series(%(start)s::date::timestamp, (%(end)s::date - 1)::timestamp,
+                         interval '1 day') AS d
+),
+-- A point with history: the version valid at the day's local midnight decides the day.
+history_day AS (
+    SELECT v.gsrn, p.day
+    FROM period_day p
+    JOIN metering_point_version v
+      ON v.valid_from <= p.midnight AND (v.valid_to IS NULL OR v.valid_to > p.midnight)
+    WHERE v.grid_area_code = %(area)s AND v.type = 'E17' AND v.connection_status = 'Connected'
+),
+-- A point without history (loaded from a portfolio file): its current row, every day.
+current_day AS (
+    SELECT mp.gsrn, p.day
+    FROM metering_point mp CROSS JOIN period_day p
+    WHERE mp.grid_area_code = %(area)s AND mp.type = 'E17_Consumption'
+      AND NOT EXISTS (SELECT 1 FROM metering_point_version v WHERE v.gsrn = mp.gsrn)
+),
+point_day AS (SELECT gsrn, day FROM history_day UNION ALL SELECT gsrn, day FROM current_day)
+SELECT DISTINCT pd.gsrn, pd.day, c.id AS contract_id, c.product_id
+FROM point_day pd
+JOIN supply_period sp ON sp.gsrn = pd.gsrn AND sp.start_date <= pd.day
+ AND coalesce(sp.end_date, 'infinity'::date) > pd.day
+JOIN contract c ON c.gsrn = pd.gsrn AND c.start_date <= pd.day
+ AND coalesce(c.end_date, 'infinity'::date) > pd.day
 """
 
 _LEFT_OUT = """
@@ -339,14 +359,17 @@ class ProductRow:
 
 
 def contracted_products(conn: Conn, grid_area: str, start: date, end: date) -> list[ProductRow]:
-    """Products of the contracts of `grid_area`'s metering points that overlap [start, end)."""
+    """Products of the contracts overlapping [start, end) of the metering points that are, or
+    ever were, in `grid_area` (a superset of what the run needs)."""
     rows = conn.execute(
         """SELECT DISTINCT p.id, p.energy_model, p.margin_ore_per_kwh, p.supplement_ore_per_kwh,
                   p.fixed_price_ore_per_kwh, p.spot_share
            FROM product p
            JOIN contract c ON c.product_id = p.id
            JOIN metering_point mp ON mp.gsrn = c.gsrn
-           WHERE mp.grid_area_code = %(area)s AND c.start_date < %(end)s
+           WHERE (mp.grid_area_code = %(area)s OR mp.gsrn IN (
+                     SELECT gsrn FROM metering_point_version WHERE grid_area_code = %(area)s))
+             AND c.start_date < %(end)s
              AND coalesce(c.end_date, 'infinity'::date) > %(start)s
            ORDER BY p.id""",
         {"area": grid_area, "start": start, "end": end},

@@ -49,10 +49,19 @@ def price_area_of(conn: Conn, grid_area: str) -> str | None:
 
 
 def supplied_grid_areas(conn: Conn, start: date, end: date) -> list[str]:
-    """Grid areas with a metering point we supply on some day of [start, end)."""
+    """Grid areas with a metering point we supply on some day of [start, end): its current
+    grid area and every grid area of its history (a run with nothing to settle is harmless)."""
     rows = conn.execute(
-        """SELECT DISTINCT mp.grid_area_code FROM metering_point mp
-           JOIN supply_period sp ON sp.gsrn = mp.gsrn
+        """SELECT DISTINCT a.code FROM supply_period sp
+           CROSS JOIN LATERAL (
+               SELECT mp.grid_area_code FROM metering_point mp WHERE mp.gsrn = sp.gsrn
+               UNION
+               SELECT v.grid_area_code FROM metering_point_version v
+               WHERE v.gsrn = sp.gsrn AND v.grid_area_code IS NOT NULL
+                 -- a day either side covers any time zone's offset
+                 AND v.valid_from < %(end)s::date + 1
+                 AND (v.valid_to IS NULL OR v.valid_to > %(start)s::date - 1)
+           ) a(code)
            WHERE sp.start_date < %(end)s AND coalesce(sp.end_date, 'infinity') > %(start)s
            ORDER BY 1""",
         {"start": start, "end": end},
@@ -129,3 +138,34 @@ def charge_totals(conn: Conn, run_id: uuid.UUID) -> list[ChargeTotal]:
     ).fetchall()
     found = {r[0]: ChargeTotal(r[0], int(r[1]), r[2], r[3], r[4]) for r in rows}
     return [found[c] for c in _CHARGE_ORDER if c in found]
+
+
+@dataclass(frozen=True)
+class MethodChange:
+    """A settlement-method change of a metering point settled in a run (local date)."""
+
+    gsrn: str
+    day: date
+    before: str | None
+    after: str | None
+
+
+def settlement_method_changes(
+    conn: Conn, grid_area: str, start: date, end: date, tz: str
+) -> list[MethodChange]:
+    """Settlement-method changes effective in [start, end) (local dates) of the metering points
+    in `grid_area` at the change, from their history."""
+    rows = conn.execute(
+        """SELECT gsrn, (valid_from AT TIME ZONE %(tz)s)::date, before, settlement_method
+           FROM (SELECT gsrn, valid_from, grid_area_code, settlement_method,
+                        lag(settlement_method) OVER w AS before, row_number() OVER w AS n
+                 FROM metering_point_version WINDOW w AS (PARTITION BY gsrn ORDER BY valid_from)
+                ) v
+           WHERE n > 1 AND before IS DISTINCT FROM settlement_method
+             AND grid_area_code = %(area)s
+             AND valid_from >= (%(start)s::date::timestamp AT TIME ZONE %(tz)s)
+             AND valid_from < (%(end)s::date::timestamp AT TIME ZONE %(tz)s)
+           ORDER BY gsrn, valid_from""",
+        {"area": grid_area, "start": start, "end": end, "tz": tz},
+    ).fetchall()
+    return [MethodChange(str(r[0]), r[1], r[2], r[3]) for r in rows]

@@ -5,7 +5,10 @@ A portfolio is one grid area: its metering points (PT15M or PT1H) with supply pe
 contracts that start and end anywhere around the month, its grid tariff and grid subscription
 (versions changing mid-month, at any whole hour), the spot prices of its price area (quarter-
 hour, hourly or both per day) and the national system and transmission tariffs and electricity
-tax (also changing mid-month). Tariffs are sometimes flat over the day (the SQL's per-day
+tax (also changing mid-month). Some metering points have history (master data with validity
+intervals, as RSM-022 leaves it): created or connected mid-month, moved between the portfolio's
+grid areas, disconnected and reconnected, closed down, now and then a production or child type,
+changes mostly at local midnight and sometimes at another whole hour. Tariffs are sometimes flat over the day (the SQL's per-day
 shortcut) and sometimes hourly. Bulk values come from a seeded random.Random so that an example
 is cheap to generate; hypothesis draws the seed and the shape.
 
@@ -37,7 +40,8 @@ _DST_MONTHS = [(2025, 3), (2025, 10), (2026, 3), (2026, 10), (2027, 3), (2027, 1
 _TABLES = (
     "settlement_line, aconto_settlement, settlement_run, billing_period, daily_summary, "
     "spot_price, tariff_rate, grid_tariff, subscription, electricity_tax, contract, "
-    "supply_period, metering_point, product, customer, grid_area"
+    "supply_period, metering_point_version, metering_point_event, metering_point, product, "
+    "customer, grid_area"
 )
 
 
@@ -154,12 +158,44 @@ def _date_ranges(
     return ranges
 
 
+def _history(
+    rnd: random.Random, period: BillingPeriod, home: str, areas: list[str]
+) -> list[calc.Version[calc.MasterData]]:
+    """Master data versions around the period, contiguous, the last one in `home` (the point's
+    current grid area)."""
+    days = (period.end - period.start).days
+    starts = []
+    for day in sorted(rnd.sample(range(days), rnd.randint(1, 4))):
+        moment = calendar.local_midnight_utc(period.start + timedelta(days=day))
+        if rnd.random() < 0.2:  # not at midnight: the day follows its midnight's version
+            moment += timedelta(hours=rnd.randint(1, 22))
+        starts.append(moment)
+    if rnd.random() < 0.5:  # created before the period
+        starts[0] = calendar.local_midnight_utc(period.start) - timedelta(days=rnd.randint(0, 90))
+    versions: list[calc.Version[calc.MasterData]] = []
+    for n, start in enumerate(starts):
+        last = n == len(starts) - 1
+        kind = "E17" if rnd.random() < 0.85 else rnd.choice(["E18", "D01"])
+        if n == 0 and rnd.random() < 0.3:
+            status = "New"
+        elif last and rnd.random() < 0.25:
+            status = "ClosedDown"
+        else:
+            status = rnd.choice(["Connected", "Connected", "Disconnected"])
+        area = home if last else rnd.choice(areas)
+        end = None if last else starts[n + 1]
+        versions.append(calc.Version(start, end, calc.MasterData(area, kind, status)))
+    return versions
+
+
 def _point(
     rnd: random.Random,
     gsrn: str,
     period: BillingPeriod,
     products: list[ProductRecord],
     product_of: dict[str, uuid.UUID],
+    home: str,
+    areas: list[str],
 ) -> calc.MeteringPoint:
     resolution = rnd.choice(["PT15M", "PT1H"])
     slots: dict[date, list[Decimal]] = {}
@@ -180,7 +216,8 @@ def _point(
     supply = _date_ranges(rnd, period, rnd.choice([1, 1, 2]))
     if rnd.random() < 0.3:
         supply = [(period.start - timedelta(days=400), None)]  # supplied all along
-    return calc.MeteringPoint(gsrn, resolution, slots, supply, contracts)
+    history = _history(rnd, period, home, areas) if rnd.random() < 0.35 else []
+    return calc.MeteringPoint(gsrn, resolution, slots, supply, contracts, history)
 
 
 def _spot(
@@ -219,11 +256,14 @@ def portfolios(draw: st.DrawFn, areas: int | None = None) -> Portfolios:
     rnd = random.Random(draw(st.integers(0, 2**64)))
     products = [_product(rnd, model) for model in models]
     codes = rnd.sample(range(100, 1000), area_count)
+    names = [f"{code:03d}" for code in codes]
     area_list = []
     product_of: dict[str, uuid.UUID] = {}
     for code in codes:
         points = [
-            _point(rnd, f"5713131{code:03d}{n:08d}", period, products, product_of)
+            _point(
+                rnd, f"5713131{code:03d}{n:08d}", period, products, product_of, f"{code:03d}", names
+            )
             for n in range(rnd.randint(1, 4))
         ]
         area_list.append(
@@ -347,6 +387,7 @@ def _write_point(conn: Conn, p: Portfolios, area: str, gln: str, point: calc.Met
            VALUES (%s, 'E17_Consumption', 'Flex', 'Connected', %s, %s)""",
         (point.gsrn, area, gln),
     )
+    _write_history(conn, point)
     with conn.cursor() as cur:
         cur.executemany(
             "INSERT INTO supply_period (id, gsrn, start_date, end_date) VALUES (%s, %s, %s, %s)",
@@ -372,4 +413,40 @@ def _write_point(conn: Conn, p: Portfolios, area: str, gln: str, point: calc.Met
             # The band split is not read by settlement; the whole day is put under peak.
             copy.write_row(
                 (point.gsrn, day, total, total, 0, 0, point.resolution, n, n, 0, 0, list(slots))
+            )
+
+
+def _write_history(conn: Conn, point: calc.MeteringPoint) -> None:
+    """The point's versions, each with a bare event (the projection's foreign key); the run
+    reads only the versions."""
+    with conn.cursor() as cur:
+        for n, version in enumerate(point.history):
+            event = uuid.uuid4()
+            cur.execute(
+                """INSERT INTO metering_point_event (id, gsrn, message_id, transaction_id,
+                       process_type, effective_at, document_created_at, change)
+                   VALUES (%s, %s, %s, %s, 'E32', %s, %s, '{}')""",
+                (
+                    event,
+                    point.gsrn,
+                    f"diff-{point.gsrn}",
+                    str(n),
+                    version.valid_from,
+                    version.valid_from,
+                ),
+            )
+            master = version.value
+            cur.execute(
+                """INSERT INTO metering_point_version (gsrn, valid_from, valid_to, type,
+                       grid_area_code, connection_status, settlement_method, event_id)
+                   VALUES (%s, %s, %s, %s, %s, %s, 'Flex', %s)""",
+                (
+                    point.gsrn,
+                    version.valid_from,
+                    version.valid_to,
+                    master.type,
+                    master.grid_area,
+                    master.connection_status,
+                    event,
+                ),
             )

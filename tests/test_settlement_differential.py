@@ -27,7 +27,7 @@ from tests.settlement_portfolios import Portfolios, portfolios, write
 
 pytestmark = pytest.mark.services
 
-LineKey = tuple[str, str, str]
+LineKey = tuple[str, str, str, str]  # grid area of the run, GSRN, contract, charge type
 LineValue = tuple[Decimal, Decimal, Decimal]
 
 
@@ -36,11 +36,15 @@ def quiet(_line: str) -> None:
 
 
 def expected_lines(p: Portfolios) -> dict[LineKey, LineValue]:
+    """Each area's run settles its own points without history and every point with history
+    (which may have been in it on some days)."""
     lines: dict[LineKey, LineValue] = {}
+    with_history = [point for area in p.areas for point in area.points if point.history]
     for area in p.areas:
-        for point in area.points:
-            for line in calc.settle_point(point, p.prices(area), p.period):
-                key = (line.gsrn, line.contract_id, line.charge_type.value)
+        points = [point for point in area.points if not point.history] + with_history
+        for point in points:
+            for line in calc.settle_point(point, p.prices(area), p.period, grid_area=area.code):
+                key = (area.code, line.gsrn, line.contract_id, line.charge_type.value)
                 lines[key] = (line.total_kwh, line.total_amount, line.vat_amount)
     return lines
 
@@ -56,12 +60,13 @@ def settled_lines(db: str, p: Portfolios) -> dict[LineKey, LineValue]:
         runs.append(report.run_id)
     with connect(db) as conn:
         rows = conn.execute(
-            """SELECT metering_point_id, contract_id::text, charge_type, total_kwh, total_amount,
-                      vat_amount
-               FROM settlement_line WHERE settlement_run_id = ANY(%s)""",
+            """SELECT r.grid_area_code, l.metering_point_id, l.contract_id::text, l.charge_type,
+                      l.total_kwh, l.total_amount, l.vat_amount
+               FROM settlement_line l JOIN settlement_run r ON r.id = l.settlement_run_id
+               WHERE l.settlement_run_id = ANY(%s)""",
             (runs,),
         ).fetchall()
-    return {(r[0], r[1], r[2]): (r[3], r[4], r[5]) for r in rows}
+    return {(r[0], r[1], r[2], r[3]): (r[4], r[5], r[6]) for r in rows}
 
 
 def check(db: str, p: Portfolios) -> int:
@@ -123,6 +128,7 @@ def test_the_generator_reaches_every_case() -> None:
                 seen.add("tariff change")
             for point in area.points:
                 seen.add(point.resolution)
+                seen.update(_history_cases(point, p.period))
                 if any(p.period.start < c.start < p.period.end for c in point.contracts):
                     seen.add("contract starts mid-month")
         if (end - start) % timedelta(days=1):
@@ -141,4 +147,25 @@ def test_the_generator_reaches_every_case() -> None:
         "tariff change",
         "contract starts mid-month",
         "lines",
+        "grid-area move in the month",
+        "disconnected days",
+        "not yet connected",
+        "closed down",
+        "not consumption",
     }
+
+
+def _history_cases(point: calc.MeteringPoint, period: BillingPeriod) -> set[str]:
+    start, end = period.bounds_utc()
+    inside = [v for v in point.history if v.valid_from < end and (v.valid_to or end) > start]
+    cases = set()
+    if len({v.value.grid_area for v in inside}) > 1:
+        cases.add("grid-area move in the month")
+    statuses = {v.value.connection_status for v in inside}
+    names = {"Disconnected": "disconnected days", "New": "not yet connected"}
+    cases.update(names[s] for s in statuses if s in names)
+    if "ClosedDown" in statuses:
+        cases.add("closed down")
+    if any(v.value.type != "E17" for v in inside):
+        cases.add("not consumption")
+    return cases
