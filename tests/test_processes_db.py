@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 import psycopg
 import pytest
 
-from schemas.calendar import BillingPeriod, local_midnight_utc
+from schemas.calendar import BillingPeriod, local_midnight_utc, zone_name
 from schemas.codelists import InvoiceType
 from schemas.process_codes import ProcessEventType, ProcessStatus, ProcessType
 from settlement import processes as run
@@ -192,7 +192,7 @@ def test_end_of_supply_ends_supply_and_contract_and_the_invoice_is_final(conn: C
     assert row == (date(2026, 10, 20), "NonPayment")
     terms = [
         c
-        for c in invoices.contracts_for_period(conn, BillingPeriod.parse("2026-10"))
+        for c in invoices.contracts_for_period(conn, BillingPeriod.parse("2026-10"), zone_name())
         if c.gsrn == gsrn
     ]
     assert invoice_type(terms, BillingPeriod.parse("2026-10")) is InvoiceType.FINAL_SETTLEMENT
