@@ -16,11 +16,13 @@ import json
 import logging
 import time
 import uuid
+from collections.abc import Callable
 
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 
 from flows.masterdata import events_topic
 from flows.runner import ensure_topic, quiet_client_config
+from schemas.errors import ElflowError
 from schemas.settings import Settings, configure_logging, settings
 from storage import metering_points as store
 from storage.db import Conn, connect
@@ -67,27 +69,68 @@ def already_on_topic(
     return found
 
 
-def relay(cfg: Settings, *, until_empty: bool, batch: int = DEFAULT_BATCH) -> int:
-    """Publish until the outbox is empty (`until_empty`) or forever; returns events sent."""
-    topic = events_topic(cfg)
+class RelayBusy(ElflowError):
+    """Another relay of the same outbox holds its lock (one line)."""
+
+
+def run_relay(
+    cfg: Settings,
+    *,
+    topic: str,
+    lock_key: int,
+    header_name: str,
+    recover: Callable[[Conn, list[uuid.UUID]], int],
+    send_batch: Callable[[Conn], int],
+    until_empty: bool,
+    batch: int,
+) -> int:
+    """The loop every outbox relay shares: take the relay's advisory lock; first mark as sent
+    what the tail of the topic already holds (`recover`: a crash between sending and
+    committing); then, one transaction per batch, `send_batch` (send, wait for the broker's
+    acknowledgement, mark). Returns how many were sent; runs forever unless `until_empty`."""
     ensure_topic(cfg, topic, partitions=2)
-    producer = Producer(
-        quiet_client_config(cfg, **{"acks": "all", "enable.idempotence": "true", "linger.ms": "10"})
-    )
     sent = 0
-    with connect(job="ingest", autocommit=True) as conn:
-        if not conn.execute("SELECT pg_try_advisory_lock(%s)", (_LOCK,)).fetchone() == (True,):
-            raise KafkaException("another outbox relay is running")
-        recovered = store.mark_published(conn, sorted(already_on_topic(cfg, topic, 2 * batch)))
+    with connect(job="ingest") as conn:
+        held = conn.execute("SELECT pg_try_advisory_lock(%s)", (lock_key,)).fetchone()
+        conn.commit()
+        if held != (True,):
+            raise RelayBusy(f"another relay of {topic} is running")
+        on_topic = sorted(already_on_topic(cfg, topic, 2 * batch, header_name=header_name))
+        with conn.transaction():
+            recovered = recover(conn, on_topic)
         if recovered:
-            log.info("%d events were on %s already; marked published", recovered, topic)
+            log.info("%d messages were on %s already; marked sent", recovered, topic)
         while True:
-            sent_now = _send_batch(conn, producer, topic, batch)
+            with conn.transaction():
+                sent_now = send_batch(conn)
             sent += sent_now
             if sent_now == 0:
                 if until_empty:
                     return sent
                 time.sleep(0.5)
+
+
+def relay_producer(cfg: Settings) -> Producer:
+    """An idempotent producer that waits for every replica (acks=all)."""
+    return Producer(
+        quiet_client_config(cfg, **{"acks": "all", "enable.idempotence": "true", "linger.ms": "10"})
+    )
+
+
+def relay(cfg: Settings, *, until_empty: bool, batch: int = DEFAULT_BATCH) -> int:
+    """Publish until the outbox is empty (`until_empty`) or forever; returns events sent."""
+    topic = events_topic(cfg)
+    producer = relay_producer(cfg)
+    return run_relay(
+        cfg,
+        topic=topic,
+        lock_key=_LOCK,
+        header_name="event_id",
+        recover=store.mark_published,
+        send_batch=lambda conn: _send_batch(conn, producer, topic, batch),
+        until_empty=until_empty,
+        batch=batch,
+    )
 
 
 def _send_batch(conn: Conn, producer: Producer, topic: str, batch: int) -> int:

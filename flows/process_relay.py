@@ -16,19 +16,17 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import time
 import uuid
 from datetime import UTC, datetime
 
-from confluent_kafka import KafkaException, Producer
+from confluent_kafka import Producer
 
-from flows.outbox_relay import already_on_topic, send_all
-from flows.runner import ensure_topic, quiet_client_config
+from flows.outbox_relay import relay_producer, run_relay, send_all
 from schemas.process_codes import ProcessEventType, ProcessStatus
 from schemas.settings import Settings, configure_logging, settings
 from settlement import processes as run
 from storage import processes as store
-from storage.db import Conn, connect
+from storage.db import Conn
 
 log = logging.getLogger(__name__)
 
@@ -53,29 +51,17 @@ def _mark_sent(conn: Conn, request_ids: list[uuid.UUID], how: str) -> int:
 def relay(cfg: Settings, *, until_empty: bool, batch: int = DEFAULT_BATCH) -> int:
     """Publish until nothing is queued (`until_empty`) or forever; returns documents sent."""
     topic = cfg.outbound_topic
-    ensure_topic(cfg, topic, partitions=2)
-    producer = Producer(
-        quiet_client_config(cfg, **{"acks": "all", "enable.idempotence": "true", "linger.ms": "5"})
+    producer = relay_producer(cfg)
+    return run_relay(
+        cfg,
+        topic=topic,
+        lock_key=_LOCK,
+        header_name="request_id",
+        recover=lambda conn, ids: _mark_sent(conn, ids, "found on the topic after a restart"),
+        send_batch=lambda conn: _send_batch(conn, producer, topic, batch),
+        until_empty=until_empty,
+        batch=batch,
     )
-    sent = 0
-    with connect(job="ingest") as conn:
-        held = conn.execute("SELECT pg_try_advisory_lock(%s)", (_LOCK,)).fetchone()
-        conn.commit()
-        if held != (True,):
-            raise KafkaException("another process relay is running")
-        on_topic = sorted(already_on_topic(cfg, topic, 2 * batch, header_name="request_id"))
-        with conn.transaction():
-            recovered = _mark_sent(conn, on_topic, "found on the topic after a restart")
-        if recovered:
-            log.info("%d request documents were on %s already; marked sent", recovered, topic)
-        while True:
-            with conn.transaction():
-                sent_now = _send_batch(conn, producer, topic, batch)
-            sent += sent_now
-            if sent_now == 0:
-                if until_empty:
-                    return sent
-                time.sleep(0.5)
 
 
 def _send_batch(conn: Conn, producer: Producer, topic: str, batch: int) -> int:
