@@ -50,3 +50,21 @@ def test_the_checker_sees_a_violation(tmp_path: Path) -> None:
     module = tmp_path / "bad.py"
     module.write_text("def f():\n    from settlement.run import settle\n    import flows.ingest\n")
     assert _imported_packages(module) == {"settlement", "flows"}
+
+
+def test_every_package_is_installed_by_pyproject() -> None:
+    """`pip install .` ships exactly the packages in the tree (the local stack installs editable,
+    so a package missing from pyproject.toml would only fail on a real installation)."""
+    import tomllib
+
+    declared = set(
+        tomllib.loads((ROOT / "pyproject.toml").read_text("utf-8"))["tool"]["setuptools"][
+            "packages"
+        ]
+    )
+    in_tree = {
+        ".".join(init.parent.relative_to(ROOT).parts)
+        for layer in LAYERS
+        for init in (ROOT / layer).rglob("__init__.py")
+    }
+    assert declared == in_tree
