@@ -4,12 +4,14 @@ access provider's confirm / reject, TimedOut when no answer comes."""
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from deploy.handlers_mp import BadServiceArgument, service_request
 from flows.process_relay import relay
 from flows.publisher import publish
 from schemas.settings import Settings, settings
@@ -140,3 +142,21 @@ def test_request_relay_answers_and_timeout_through_the_broker_and_the_flow(
         overdue = [e.event_type for e in store.events(conn, unanswered)]
         assert overdue == ["Requested", "SentToDataHub", "AnswerOverdue"]
         assert run.advance(conn, now=datetime.now(UTC) + (later - NOW)).timed_out == 0
+
+
+def test_the_cli_handler_queues_or_refuses_in_one_line(
+    cfg: Settings, db: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = argparse.Namespace(gsrn=POINTS[0], type="meter-check", effective="2026-12-01")
+    assert service_request(args) == 0
+    out = capsys.readouterr().out
+    assert f"queued meter-check of {POINTS[0]} from 2026-12-01 (local)" in out
+    with connect(db) as conn:
+        (row,) = store.requests(conn)
+        assert row.effective_date == datetime(2026, 11, 30, 23, tzinfo=UTC)  # local midnight
+    with pytest.raises(ProcessRefused, match=r"^disconnect of .* refused: D16 .* Disconnected$"):
+        service_request(
+            argparse.Namespace(gsrn=POINTS[1], type="disconnect", effective="2026-12-01")
+        )
+    with pytest.raises(BadServiceArgument, match="not YYYY-MM-DD"):
+        service_request(argparse.Namespace(gsrn=POINTS[0], type="flex", effective="1/12/2026"))
