@@ -7,9 +7,14 @@ local (schemas.calendar).
 from __future__ import annotations
 
 import argparse
+from datetime import date
 
 from schemas.calendar import format_local, local_date
 from schemas.errors import ElflowError
+
+
+class BadServiceArgument(ElflowError):
+    """A service request's argument that is not what it must be (one line)."""
 
 
 class UnknownMeteringPoint(ElflowError):
@@ -108,4 +113,21 @@ def mp_replay(args: argparse.Namespace) -> int:
         f"{outcome.applied} records applied, {outcome.still_waiting} still waiting; "
         f"{outcome.reparsed} dead letters parse now, {outcome.still_unreadable} still unreadable"
     )
+    return 0
+
+
+def service_request(args: argparse.Namespace) -> int:
+    """`elflow service request --gsrn G --type disconnect|reconnect|close-down|meter-check|flex|
+    non-profiled --effective YYYY-MM-DD`: queue a BRS-039 request to the grid access provider
+    (refused with one line; `elflow process relay` publishes it, `elflow process show` follows it)."""
+    from settlement.service_requests import ServiceRequest, request
+    from storage.db import connect
+
+    try:
+        effective = date.fromisoformat(args.effective)
+    except ValueError:
+        raise BadServiceArgument(f"--effective {args.effective!r} is not YYYY-MM-DD") from None
+    with connect(job="loader", autocommit=True) as conn:
+        request_id = request(conn, ServiceRequest(args.gsrn, args.type, effective))
+    print(f"queued {args.type} of {args.gsrn} from {effective} (local): request {request_id}")
     return 0

@@ -23,6 +23,7 @@ class ProcessType(StrEnum):
     CANCEL_END_OF_SUPPLY = "CancelEndOfSupply"
     INCORRECT_SWITCH = "IncorrectSwitch"
     INCORRECT_MOVE = "IncorrectMove"
+    REQUEST_SERVICE = "RequestService"  # BRS-039, to the grid access provider (elflow's name)
 
 
 class ProcessStatus(StrEnum):
@@ -92,9 +93,24 @@ DATAHUB: dict[ProcessType, DataHubProcess] = {
     ProcessType.INCORRECT_SWITCH: DataHubProcess("BRS-003", "D07", False),
     ProcessType.INCORRECT_MOVE: DataHubProcess("BRS-011", "D33", False),
     ProcessType.FORCED_END_OF_SUPPLY: DataHubProcess("BRS-044", "D31", True),
+    ProcessType.REQUEST_SERVICE: DataHubProcess("BRS-039", "D22", False),
 }
 # We send a document for every process type but ForcedEndOfSupply.
 SENT_BY_US = frozenset(t for t in ProcessType if t is not ProcessType.FORCED_END_OF_SUPPLY)
+
+# BRS-039: the "Request Service" document (CL document type D03, RSM-020 [U]) and the CL service
+# request type codes (MARKET_PROCESSES.md §2) of `elflow service request --type`. A reconnect is
+# asked as D03 "connect" (elflow's reading: CL has no separate reconnect code).
+SERVICE_DOCUMENT = "RequestService_MarketDocument"
+SERVICE_DOCUMENT_TYPE = "D03"
+SERVICE_TYPES: dict[str, str] = {
+    "disconnect": "D01",
+    "reconnect": "D03",
+    "close-down": "D02",
+    "meter-check": "D05",
+    "flex": "D06",
+    "non-profiled": "D07",
+}
 
 # Process types in which we gain supply on the effective date, and in which we lose it.
 GAINS_SUPPLY = frozenset(

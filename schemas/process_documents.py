@@ -27,7 +27,12 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from schemas.printable import escape
-from schemas.process_codes import REQUEST_DOCUMENT, REQUEST_DOCUMENT_TYPE
+from schemas.process_codes import (
+    REQUEST_DOCUMENT,
+    REQUEST_DOCUMENT_TYPE,
+    SERVICE_DOCUMENT,
+    SERVICE_DOCUMENT_TYPE,
+)
 from schemas.rsm012 import is_valid_gsrn, is_valid_mrid
 
 NOTIFICATION = "GenericNotification_MarketDocument"
@@ -77,8 +82,18 @@ def request_document(
         record["start_DateAndOrTime.dateTime"] = _utc_text(effective)
     if original_request_id:
         record["originalTransactionIDReference_MktActivityRecord.mRID"] = original_request_id
+    header = (document_id, process_code, created, sender_gln, receiver_gln)
+    return _market_document(REQUEST_DOCUMENT, REQUEST_DOCUMENT_TYPE, header, record)
+
+
+def _market_document(
+    name: str, type_code: str, header: tuple[str, str, datetime, str, str], record: dict[str, Any]
+) -> dict[str, Any]:
+    """One document with one record, from us (DDQ) to DataHub (DDZ); header = (document mRID,
+    process code, created, sender GLN, receiver GLN)."""
+    document_id, process_code, created, sender_gln, receiver_gln = header
     return {
-        REQUEST_DOCUMENT: {
+        name: {
             "mRID": document_id,
             "businessSector.type": {"value": "23"},
             "createdDateTime": _utc_text(created),
@@ -87,10 +102,44 @@ def request_document(
             "receiver_MarketParticipant.marketRole.type": {"value": "DDZ"},
             "sender_MarketParticipant.mRID": _coded(sender_gln),
             "sender_MarketParticipant.marketRole.type": {"value": "DDQ"},
-            "type": {"value": REQUEST_DOCUMENT_TYPE},
+            "type": {"value": type_code},
             "MktActivityRecord": [record],
         }
     }
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """Who sends which document about which of our requests, and when."""
+
+    document_id: str
+    request_id: str
+    process_code: str
+    created: datetime
+    sender_gln: str
+    receiver_gln: str
+
+
+def service_request_document(
+    envelope: Envelope, *, gsrn: str, service_code: str, effective: datetime
+) -> dict[str, Any]:
+    """BRS-039 "Request Service" (CL document type D03, process D22) as a JSON-ready dict.
+
+    Confirmed by a source: the document type D03, the process code D22 and the service request
+    type codes (MARKET_PROCESSES.md §1-2). elflow's assumption (RSM-020 has no public sample):
+    the document name `RequestService_MarketDocument`, the RSM-001-like header (addressed to
+    DataHub, DDZ, which forwards it to the grid access provider), one MktActivityRecord whose
+    mRID is our request's id (answers name it back) and the fields
+    `serviceRequest.type` and `start_DateAndOrTime.dateTime` (local midnight in UTC)."""
+    e = envelope
+    record: dict[str, Any] = {
+        "mRID": e.request_id,
+        "marketEvaluationPoint.mRID": _coded(gsrn),
+        "serviceRequest.type": {"value": service_code},
+        "start_DateAndOrTime.dateTime": _utc_text(effective),
+    }
+    header = (e.document_id, e.process_code, e.created, e.sender_gln, e.receiver_gln)
+    return _market_document(SERVICE_DOCUMENT, SERVICE_DOCUMENT_TYPE, header, record)
 
 
 def _utc_text(moment: datetime) -> str:

@@ -309,6 +309,7 @@ RULES: dict[ProcessType, tuple[Rule, ...]] = {
         Rule(within_60_days_after, False),
     ),
     ProcessType.FORCED_END_OF_SUPPLY: (Rule(started_by_datahub, False),),
+    ProcessType.REQUEST_SERVICE: (),  # refused by settlement.service_requests.refusal
 }
 
 
@@ -371,8 +372,9 @@ def effect(
 
 
 def takes_effect_on_confirmation(kind: ProcessType) -> bool:
-    """Cancellations and corrections complete as soon as DataHub confirms them."""
-    return kind in TARGETS
+    """Cancellations, corrections and service requests complete as soon as they are confirmed
+    (what the grid access provider then does arrives as master data, settlement.masterdata)."""
+    return kind in TARGETS or kind is ProcessType.REQUEST_SERVICE
 
 
 def due(kind: ProcessType, effective: datetime | None, now: datetime, first_reading: bool) -> bool:

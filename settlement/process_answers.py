@@ -34,7 +34,6 @@ from schemas.calendar import local_date
 from schemas.process_codes import (
     GAINS_SUPPLY,
     STOP_OF_SUPPLY_CODES,
-    TARGETS,
     OutboundStatus,
     ProcessEventType,
     ProcessStatus,
@@ -42,6 +41,7 @@ from schemas.process_codes import (
 )
 from schemas.process_documents import AnswerDocument, AnswerRecord, InvalidAnswer, parse_answer
 from schemas.settings import settings
+from settlement import lifecycle as rules
 from settlement import processes as run
 from settlement.lifecycle import IllegalTransition
 from settlement.masterdata import DEAD_LETTER_KEY, UnreadableItem
@@ -178,7 +178,7 @@ def _apply_record(conn: Conn, doc: AnswerDocument, rec: AnswerRecord) -> None:
         req = run.record(conn, req, E.CONFIRMED, at, {"document": doc.message_id})
         store.set_correlation(conn, req.id, rec.transaction_id)
         store.set_outbound_status(conn, req.id, OutboundStatus.ACKNOWLEDGED_OK, answered_at=at)
-        if ProcessType(req.type) in TARGETS:
+        if rules.takes_effect_on_confirmation(ProcessType(req.type)):
             req = run.record(conn, req, E.EFFECTUATION_SCHEDULED, at, {"by": "confirmation"})
             run.complete(conn, req, at)
         return
@@ -248,12 +248,6 @@ def _notified(
         effective_date=rec.effective,
         status=str(ProcessStatus.EFFECTUATION_PENDING),
         data_hub_correlation_id=rec.transaction_id,
-        customer_id=None,
-        product_id=None,
-        billing_frequency=None,
-        payment_model=None,
-        payment_term_days=None,
-        target_request_id=None,
         initiator="DataHub",
     )
     store.insert_request(conn, row)

@@ -32,13 +32,13 @@ class RequestRow:
     effective_date: datetime | None
     status: str
     data_hub_correlation_id: str | None
-    customer_id: uuid.UUID | None
-    product_id: uuid.UUID | None
-    billing_frequency: str | None
-    payment_model: str | None
-    payment_term_days: int | None
-    target_request_id: uuid.UUID | None
-    initiator: str
+    customer_id: uuid.UUID | None = None
+    product_id: uuid.UUID | None = None
+    billing_frequency: str | None = None
+    payment_model: str | None = None
+    payment_term_days: int | None = None
+    target_request_id: uuid.UUID | None = None
+    initiator: str = "Elflow"
 
 
 REQUEST_COLUMNS = (

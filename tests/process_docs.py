@@ -6,9 +6,13 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
 
 from schemas.calendar import local_midnight_utc
 from storage.db import Conn
+from tests.conftest import use_database
 
 DATAHUB_GLN = "5790001330552"
 OTHER_SUPPLIER = "5790000000005"
@@ -58,6 +62,15 @@ def portfolio(conn: Conn, *, supplied: dict[str, tuple[uuid.UUID, date]]) -> Non
         )
 
 
+def isolated_topics(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, db: str) -> None:
+    """A test's own outbound and master-data topics and recovery directory, and its database."""
+    tag = uuid.uuid4().hex[:12]
+    monkeypatch.setenv("ELFLOW_OUTBOUND_TOPIC", f"test.outbound.{tag}")
+    monkeypatch.setenv("ELFLOW_MASTERDATA_TOPIC", f"test.md.{tag}")
+    monkeypatch.setenv("ELFLOW_RECOVERY_DIR", str(tmp_path / "recovery"))
+    use_database(monkeypatch, db)
+
+
 def _header(name: str, mrid: str, process: str, created: datetime) -> dict[str, object]:
     return {
         "mRID": mrid,
@@ -75,9 +88,10 @@ def answer(
     reasons: tuple[tuple[str, str], ...] = (),
     created: datetime = CREATED,
     mrid: str | None = None,
+    document: str = "ChangeOfSupplier",
 ) -> bytes:
-    """A confirm (A01) or reject (A02) of our request."""
-    name = f"{'Confirm' if accept else 'Reject'}RequestChangeOfSupplier_MarketDocument"
+    """A confirm (A01) or reject (A02) of our request (of a `Request<document>`)."""
+    name = f"{'Confirm' if accept else 'Reject'}Request{document}_MarketDocument"
     body = _header(name, mrid or f"ans-{uuid.uuid4().hex[:20]}", "E03", created)
     body["reason.code"] = {"value": "A01" if accept else "A02"}
     record: dict[str, object] = {

@@ -28,13 +28,13 @@ from settlement import processes as run
 from settlement.processes import StartRequest
 from storage import processes as store
 from storage.db import Conn, connect
-from tests.conftest import use_database
 from tests.process_docs import (
     CUSTOMERS,
     OTHER_SUPPLIER,
     POINTS,
     PRODUCT,
     answer,
+    isolated_topics,
     notification,
     portfolio,
 )
@@ -47,11 +47,7 @@ NOW = datetime(2026, 10, 1, 8, tzinfo=UTC)
 
 @pytest.fixture
 def cfg(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, db: str) -> Iterator[Settings]:
-    tag = uuid.uuid4().hex[:12]
-    monkeypatch.setenv("ELFLOW_OUTBOUND_TOPIC", f"test.outbound.{tag}")
-    monkeypatch.setenv("ELFLOW_MASTERDATA_TOPIC", f"test.md.{tag}")
-    monkeypatch.setenv("ELFLOW_RECOVERY_DIR", str(tmp_path / "recovery"))
-    use_database(monkeypatch, db)
+    isolated_topics(monkeypatch, tmp_path, db)
     with connect(db, autocommit=True) as conn:
         portfolio(conn, supplied={POINTS[4]: (CUSTOMERS[4], date(2026, 1, 1))})
     yield settings()
