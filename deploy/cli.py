@@ -238,6 +238,21 @@ def _processes(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     )
 
 
+def _service(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    from schemas.process_codes import SERVICE_TYPES
+
+    service = _group(sub, "service", "services from the grid access provider (BRS-039)")
+    request = _command(
+        service,
+        "request",
+        "queue a service request; `elflow process relay` sends it, `process show` follows it",
+        "handlers_mp:service_request",
+    )
+    request.add_argument("--gsrn", required=True, help="the metering point (18 digits)")
+    request.add_argument("--type", required=True, choices=sorted(SERVICE_TYPES))
+    request.add_argument("--effective", required=True, help="the local date, YYYY-MM-DD")
+
+
 def _finance(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     from storage.importers import KINDS
 
@@ -316,6 +331,7 @@ def build_parser() -> argparse.ArgumentParser:
     _ingest(sub)
     _metering_points(sub)
     _processes(sub)
+    _service(sub)
     _finance(sub)
     _demo(sub)
     return parser
