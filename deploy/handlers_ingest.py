@@ -74,6 +74,9 @@ def deadletters_list(args: argparse.Namespace) -> int:
 
 
 def deadletters_replay(args: argparse.Namespace) -> int:
+    """Readings' dead letters are re-parsed as RSM-012; without --id, master data waiting for an
+    earlier document and unreadable master-data documents are retried too (`elflow mp replay`)."""
+    from deploy.handlers_mp import mp_replay
     from flows.replay import replay_dead_letters
     from schemas.settings import settings
     from storage.db import connect
@@ -86,4 +89,7 @@ def deadletters_replay(args: argparse.Namespace) -> int:
             f"{outcome.id}  {'resolved' if outcome.resolved else 'still fails'}: {outcome.message}"
         )
     print(f"replayed {len(outcomes)}: {fixed} resolved, {len(outcomes) - fixed} still failing")
+    if not args.id:
+        print("master data: ", end="")
+        mp_replay(args)
     return 0 if fixed == len(outcomes) else 1

@@ -33,7 +33,9 @@ def replay_dead_letters(
 ) -> list[ReplayOutcome]:
     outcomes = []
     bands = list(band_table(cfg.bands))
-    for letter in list_dead_letters(conn, ids=ids, limit=100_000):
+    # The master-data topic's dead letters are not RSM-012: settlement.masterdata.replay has them.
+    letters = list_dead_letters(conn, ids=ids, limit=100_000, not_queue=cfg.masterdata_topic)
+    for letter in letters:
         try:
             document = parse_document(letter.raw_payload)
         except InvalidDocument as exc:

@@ -30,12 +30,21 @@ _COLUMNS = (
 
 
 def list_dead_letters(
-    conn: Conn, *, include_resolved: bool = False, limit: int = 100, ids: list[str] | None = None
+    conn: Conn,
+    *,
+    include_resolved: bool = False,
+    limit: int = 100,
+    ids: list[str] | None = None,
+    not_queue: str | None = None,
 ) -> list[DeadLetter]:
+    """Dead letters, oldest first; `not_queue` leaves out those of one topic."""
     clauses = []
     params: list[object] = []
     if not include_resolved:
         clauses.append("NOT resolved")
+    if not_queue is not None:
+        clauses.append("queue_name <> %s")
+        params.append(not_queue)
     if ids:
         clauses.append("id = ANY(%s::uuid[])")
         params.append(ids)

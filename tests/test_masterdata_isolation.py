@@ -63,3 +63,21 @@ def test_a_refused_message_is_dead_lettered_and_the_rest_of_the_batch_applied(db
     [(reason, detail, offset)] = letters
     assert (reason, offset) == ("database_rejected", 1)
     assert "refused for the test" in detail and "23514" in detail
+
+
+def test_readings_replay_leaves_master_data_dead_letters_to_their_own_replay(db: str) -> None:
+    from flows.replay import replay_dead_letters
+    from settlement.masterdata import apply_batch
+
+    [(_key, unreadable)] = message_items(b"<not master data", TOPIC, 0, 7)
+    with connect(db) as conn:
+        apply_batch(conn, [unreadable], topic=TOPIC)
+        conn.commit()
+        before = conn.execute(
+            "SELECT reason_code, error_reason FROM dead_letter_message"
+        ).fetchall()
+        outcomes = replay_dead_letters(conn, settings())
+        after = conn.execute("SELECT reason_code, error_reason FROM dead_letter_message").fetchall()
+    assert len(before) == 1 and before[0][0] == "unparseable"
+    assert outcomes == []  # not re-parsed as RSM-012
+    assert after == before
