@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol, TypeVar, cast
 
 from schemas.rsm022 import InvalidMasterData, MasterDataChange, document_changes, parse_document
 from settlement import metering_point_state as rules
@@ -29,6 +30,7 @@ from storage import metering_points as store
 from storage.db import Conn
 
 log = logging.getLogger(__name__)
+D = TypeVar("D")
 
 DEAD_LETTER_KEY = "dead-letter"
 
@@ -79,30 +81,48 @@ class BatchOutcome:
         self.new_dead_letters.extend(other.new_dead_letters)
 
 
+class Unusable(Protocol):
+    """What a parser's refusal carries (schemas.rsm022.InvalidMasterData,
+    schemas.process_documents.InvalidAnswer)."""
+
+    reason: str
+    detail: str
+    document_id: str | None
+
+
+def parse_or_park(
+    parse: Callable[[bytes], D],
+    refused: type[Exception],
+    value: bytes | None,
+    topic: str,
+    partition: int,
+    offset: int,
+) -> D | UnreadableItem:
+    """`parse` the message, or the UnreadableItem that parks it: a refusal with its reason, a
+    parser bug as `internal_error`. Never raises: bad input cannot stop the flow."""
+    raw = value or b""
+    where = f"{topic}[{partition}]@{offset}"
+    try:
+        return parse(raw)
+    except refused as exc:
+        why = cast(Unusable, exc)
+        detail = f"{where}: {why.detail}"
+        return UnreadableItem(why.reason, detail, raw, why.document_id, topic, partition, offset)
+    except Exception as exc:  # a parser bug must not stop the flow: park the input, name it
+        detail = f"{where}: {type(exc).__name__}: {exc}".splitlines()[0]
+        return UnreadableItem("internal_error", detail, raw, None, topic, partition, offset)
+
+
 def message_items(
     value: bytes | None, topic: str, partition: int, offset: int
 ) -> list[tuple[str, Item]]:
     """One Kafka message → (routing key, item) pairs: one ChangeItem per record keyed by GSRN,
     or one UnreadableItem. Never raises: bad input cannot stop the flow."""
-    raw = value or b""
-    where = f"{topic}[{partition}]@{offset}"
-    try:
-        document = parse_document(raw)
-    except InvalidMasterData as exc:
-        item = UnreadableItem(
-            exc.reason, f"{where}: {exc.detail}", raw, exc.document_id, topic, partition, offset
-        )
-        return [(DEAD_LETTER_KEY, item)]
-    except Exception as exc:  # a parser bug must not stop the flow: park the input, name it
-        detail = f"{where}: {type(exc).__name__}: {exc}".splitlines()[0]
-        return [
-            (
-                DEAD_LETTER_KEY,
-                UnreadableItem("internal_error", detail, raw, None, topic, partition, offset),
-            )
-        ]
+    document = parse_or_park(parse_document, InvalidMasterData, value, topic, partition, offset)
+    if isinstance(document, UnreadableItem):
+        return [(DEAD_LETTER_KEY, document)]
     return [
-        (change.record.gsrn, ChangeItem(change, raw, topic, partition, offset))
+        (change.record.gsrn, ChangeItem(change, value or b"", topic, partition, offset))
         for change in document_changes(document)
     ]
 

@@ -44,7 +44,7 @@ from schemas.settings import settings
 from settlement import lifecycle as rules
 from settlement import processes as run
 from settlement.lifecycle import IllegalTransition
-from settlement.masterdata import DEAD_LETTER_KEY, UnreadableItem
+from settlement.masterdata import DEAD_LETTER_KEY, UnreadableItem, parse_or_park
 from storage import metering_points as letters
 from storage import processes as store
 from storage.db import Conn
@@ -84,19 +84,10 @@ def answer_items(
 ) -> list[tuple[str, AnswerItem | UnreadableItem]]:
     """One Kafka message → (routing key, item) per record, or one unreadable item (dead-lettered
     by settlement.masterdata.apply_batch like any unreadable message). Never raises."""
+    document = parse_or_park(parse_answer, InvalidAnswer, value, topic, partition, offset)
+    if isinstance(document, UnreadableItem):
+        return [(DEAD_LETTER_KEY, document)]
     raw = value or b""
-    where = f"{topic}[{partition}]@{offset}"
-    try:
-        document = parse_answer(raw)
-    except InvalidAnswer as exc:
-        bad = UnreadableItem(
-            exc.reason, f"{where}: {exc.detail}", raw, exc.document_id, topic, partition, offset
-        )
-        return [(DEAD_LETTER_KEY, bad)]
-    except Exception as exc:  # a parser bug must not stop the flow
-        detail = f"{where}: {type(exc).__name__}: {exc}".splitlines()[0]
-        bad = UnreadableItem("internal_error", detail, raw, None, topic, partition, offset)
-        return [(DEAD_LETTER_KEY, bad)]
     return [
         (
             r.gsrn or r.original_request_id or DEAD_LETTER_KEY,
