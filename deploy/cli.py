@@ -89,6 +89,13 @@ def _feed_options(parser: argparse.ArgumentParser, *, points: int, days: int) ->
     parser.add_argument("--seed", type=int, default=1)
 
 
+def _flow_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--processes", type=_positive, default=1)
+    parser.add_argument(
+        "--until-end", action="store_true", help="stop at the end of the topic (default: tail)"
+    )
+
+
 def _ops(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     db = _group(sub, "db", "database schema")
     _command(db, "migrate", "apply pending migrations", "handlers_ops:db_migrate")
@@ -135,10 +142,7 @@ def _ingest(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
     flow = _group(sub, "flow", "the ingest dataflow")
     run = _command(flow, "run", "run the Bytewax ingest flow (recovery on)", "handlers_ingest:run")
-    run.add_argument("--processes", type=_positive, default=1)
-    run.add_argument(
-        "--until-end", action="store_true", help="stop at the end of the topic (default: tail)"
-    )
+    _flow_options(run)
 
     reset = _command(
         flow,
@@ -171,10 +175,7 @@ def _metering_points(sub: argparse._SubParsersAction) -> None:  # type: ignore[t
     listing.add_argument("--grid-area", help="only this grid area")
     flow = _group(mp, "flow", "the master-data dataflow")
     run = _command(flow, "run", "run the Bytewax master-data flow", "handlers_mp:mp_flow_run")
-    run.add_argument("--processes", type=_positive, default=1)
-    run.add_argument(
-        "--until-end", action="store_true", help="stop at the end of the topic (default: tail)"
-    )
+    _flow_options(run)
     relay = _command(
         mp, "relay", "publish metering-point events from the outbox", "handlers_mp:mp_relay"
     )
