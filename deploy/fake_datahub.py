@@ -17,7 +17,7 @@ only), for the tests, the demo and `elflow datahub fake`.
   rejection queued with `reject_next`; else 202 with an empty body.
 - Knobs for tests: `fail_next(n, status)` answers the next n API calls with `status` (a 5xx
   storm); `stall(event, n)` blocks the n-th peek / dequeue until released (to kill the client
-  there); `token_seconds`. `POST /fake/enqueue/{category}` (no token, loopback only) queues a
+  there; a stalled "dequeue" is then dropped unapplied, as if it never arrived); `token_seconds`. `POST /fake/enqueue/{category}` (no token, loopback only) queues a
   document for the demo's command-line use.
 """
 
@@ -90,13 +90,18 @@ class FakeState:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
+class _Server(ThreadingHTTPServer):
+    def handle_error(self, request: object, client_address: object) -> None:
+        log.debug("fake DataHub: a client went away", exc_info=True)  # killed clients do
+
+
 class FakeDataHub:
     """The server and its knobs; `with FakeDataHub() as hub:` serves on hub.url."""
 
     def __init__(self, port: int = 0) -> None:
         self.key = secrets.token_bytes(32)
         self.state = FakeState()
-        self.server = ThreadingHTTPServer(("127.0.0.1", port), _handler_for(self))
+        self.server = _Server(("127.0.0.1", port), _handler_for(self))
         self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self._thread: threading.Thread | None = None
@@ -195,11 +200,14 @@ class FakeDataHub:
             self.state.calls[what] = self.state.calls.get(what, 0) + 1
             return self.state.calls[what]
 
-    def maybe_stall(self, what: str, nth: int) -> None:
+    def maybe_stall(self, what: str, nth: int) -> bool:
+        """Block here if a test asked to; True when this call was stalled."""
         release = self.state.stalls.get((what, nth))
-        if release is not None:
-            self.state.stalled[(what, nth)].set()
-            release.wait()
+        if release is None:
+            return False
+        self.state.stalled[(what, nth)].set()
+        release.wait()
+        return True
 
 
 def _handler_for(hub: FakeDataHub) -> type[BaseHTTPRequestHandler]:
@@ -341,7 +349,9 @@ def _handler_for(hub: FakeDataHub) -> type[BaseHTTPRequestHandler]:
                 return
             message_id = self.path.rsplit("/", 1)[1]
             nth = hub.count("dequeue")
-            hub.maybe_stall("dequeue", nth)
+            if hub.maybe_stall("dequeue", nth):
+                self.close_connection = True  # as if it never arrived: not applied, no answer
+                return
             with hub.state.lock:
                 status = self._dequeue(client, message_id)
             hub.maybe_stall("dequeued", nth)
