@@ -133,3 +133,44 @@ def test_a_document_over_the_broker_limit_is_stored_dead_lettered_and_dequeued(
         big,
     )
     assert "over the broker's limit of 8192" in detail
+
+
+def test_health_fails_when_datahub_or_the_broker_is_unreachable(hub: FakeDataHub) -> None:
+    import time
+
+    import httpx
+
+    from flows.datahub import metrics
+    from flows.datahub.client import DataHubClient
+    from flows.datahub.pull import broker_reachable
+    from flows.outbox_relay import relay_producer
+    from tests.conftest import free_port
+
+    cfg = settings()
+    client = DataHubClient(cfg)
+    broker = {"up": True}
+    health = metrics.Health(lambda: client.last_ok, lambda: broker["up"])
+    port = free_port()
+    server = metrics.serve(port, health)
+    assert server is not None
+    try:
+        url = f"http://127.0.0.1:{port}"
+        first = httpx.get(f"{url}/health")
+        assert (first.status_code, first.text) == (503, "DataHub unreachable")  # not asked yet
+        hub.enqueue(ACTOR, "MeasureData", _rsm012("h-1"))
+        run(settings(), until_empty=True)
+        client.call("GET", "/v1.0/cim/measuredata", what="peek", content_type="application/json")
+        assert httpx.get(f"{url}/health").status_code == 200
+        broker["up"] = False
+        down = httpx.get(f"{url}/health")
+        assert (down.status_code, down.text) == (503, "broker unreachable")
+        health.stale = 0.0
+        time.sleep(0.01)
+        assert httpx.get(f"{url}/health").text == "DataHub unreachable"
+        text = httpx.get(f"{url}/metrics").text
+        assert 'elflow_datahub_dequeued_total{category="MeasureData"}' in text
+        assert "elflow_datahub_oldest_undequeued_seconds" in text
+        assert broker_reachable(relay_producer(cfg))
+    finally:
+        server.shutdown()
+        client.close()

@@ -18,6 +18,7 @@ from schemas.errors import ElflowError
 from schemas.settings import ConfigError, Settings
 
 log = logging.getLogger(__name__)
+logging.getLogger("httpx").setLevel(logging.WARNING)  # one INFO line per request otherwise
 
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 BACKOFF_FIRST, BACKOFF_CAP = 0.2, 30.0

@@ -122,13 +122,17 @@ class Sender:
 
 
 def _caught_up(consumer: Consumer) -> bool:
-    """Whether the consumer has partitions and has read each of them to its end."""
+    """Whether the consumer has partitions and has read (or committed) each of them to its end."""
     assigned = consumer.assignment()
     if not assigned:
         return False
+    committed = {(p.topic, p.partition): p.offset for p in consumer.committed(assigned, timeout=10)}
     for part in consumer.position(assigned):
-        _low, high = consumer.get_watermark_offsets(part, timeout=10)
-        if high > 0 and (part.offset < 0 or part.offset < high):
+        low, high = consumer.get_watermark_offsets(part, timeout=10)
+        offset = (
+            part.offset if part.offset >= 0 else committed.get((part.topic, part.partition), -1)
+        )
+        if high > low and offset < high:
             return False
     return True
 
