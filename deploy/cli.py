@@ -349,6 +349,7 @@ def _datahub(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "handlers_datahub:bench",
     )
     bench.add_argument("--documents", type=_positive, default=10_000)
+    bench.add_argument("--series-per-document", type=_positive, default=1, help="bundle size")
 
 
 def build_parser() -> argparse.ArgumentParser:

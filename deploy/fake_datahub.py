@@ -213,6 +213,7 @@ class FakeDataHub:
 def _handler_for(hub: FakeDataHub) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # else headers and body wait 40 ms for a delayed ACK
 
         def log_message(self, format: str, *args: object) -> None:
             pass

@@ -45,5 +45,5 @@ def fake(args: argparse.Namespace) -> int:
 def bench(args: argparse.Namespace) -> int:
     from deploy.bench.datahub import bench_datahub
 
-    print(bench_datahub(args.documents))
+    print(bench_datahub(args.documents, args.series_per_document))
     return 0
