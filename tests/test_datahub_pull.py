@@ -174,3 +174,22 @@ def test_health_fails_when_datahub_or_the_broker_is_unreachable(hub: FakeDataHub
     finally:
         server.shutdown()
         client.close()
+
+
+def test_settings_and_role_refusals_are_one_line(
+    hub: FakeDataHub, monkeypatch: pytest.MonkeyPatch, db: str
+) -> None:
+    import psycopg
+
+    from flows.datahub.client import client_secret
+    from schemas.settings import ConfigError, load_settings
+
+    # the connector's role reads no readings
+    with connect(job="datahub") as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
+        conn.execute("SELECT 1 FROM metering_data LIMIT 1")
+    monkeypatch.delenv("ELFLOW_DATAHUB_CLIENT_SECRET_FILE")
+    with pytest.raises(ConfigError, match="ELFLOW_DATAHUB_CLIENT_SECRET is missing"):
+        client_secret(load_settings())
+    monkeypatch.setenv("ELFLOW_DATAHUB_CATEGORIES", "MeasureData,Foo")
+    with pytest.raises(ConfigError, match="unknown category 'Foo'"):
+        load_settings()

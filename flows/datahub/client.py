@@ -38,7 +38,10 @@ def client_secret(cfg: Settings) -> str:
                 f"bad setting ELFLOW_DATAHUB_CLIENT_SECRET_FILE: cannot read it ({exc.strerror})"
             ) from None
     if cfg.datahub_client_secret is None:
-        raise ConfigError("bad setting ELFLOW_DATAHUB_CLIENT_SECRET: set it or _SECRET_FILE")
+        raise ConfigError(
+            "bad setting ELFLOW_DATAHUB_CLIENT_SECRET is missing (or give "
+            "ELFLOW_DATAHUB_CLIENT_SECRET_FILE)"
+        )
     return cfg.datahub_client_secret.get_secret_value()
 
 
