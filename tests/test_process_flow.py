@@ -176,3 +176,17 @@ def test_answers_move_requests_on_through_the_broker_and_the_flow(
     _run_flow(tmp_path)
     with connect(db) as conn:
         assert _state(conn) == first
+
+
+def test_the_relay_runs_twice_in_one_process(cfg: Settings, db: str) -> None:
+    """A second relay in the same process reads the tail of a topic whose partition holds one
+    message at offset 0 (the recovery used to take offset 0 for "nothing read yet")."""
+    with connect(db, autocommit=True) as conn:
+        first = _switch(conn, POINTS[0], date(2026, 10, 15))
+    assert relay(settings(), until_empty=True) == 1
+    with connect(db, autocommit=True) as conn:
+        second = _switch(conn, POINTS[1], date(2026, 10, 16))
+    assert relay(settings(), until_empty=True) == 1
+    assert relay(settings(), until_empty=True) == 0
+    published = Counter(request_id for request_id, _doc in _on_topic(cfg))
+    assert published == Counter({first: 1, second: 1})
