@@ -166,7 +166,8 @@ def _apply_record(conn: Conn, doc: AnswerDocument, rec: AnswerRecord) -> None:
     at = doc.created
     if doc.kind == "confirm":
         req = _ours(conn, rec)
-        req = run.record(conn, req, E.CONFIRMED, at, {"document": doc.message_id})
+        if not _confirmed_by_notification(conn, req):
+            req = run.record(conn, req, E.CONFIRMED, at, {"document": doc.message_id})
         store.set_correlation(conn, req.id, rec.transaction_id)
         store.set_outbound_status(conn, req.id, OutboundStatus.ACKNOWLEDGED_OK, answered_at=at)
         if rules.takes_effect_on_confirmation(ProcessType(req.type)):
@@ -180,6 +181,16 @@ def _apply_record(conn: Conn, doc: AnswerDocument, rec: AnswerRecord) -> None:
         store.set_outbound_status(conn, req.id, OutboundStatus.ACKNOWLEDGED_ERROR, answered_at=at)
         return
     _notification(conn, doc, rec)
+
+
+def _confirmed_by_notification(conn: Conn, req: store.RequestRow) -> bool:
+    """Whether a start-of-supply notification that overtook the confirmation (answers of one
+    request may arrive in either order) already recorded `Confirmed`: the confirmation then
+    changes no status."""
+    if req.status not in (ProcessStatus.EFFECTUATION_PENDING, ProcessStatus.COMPLETED):
+        return False
+    confirmed = [e for e in store.events(conn, req.id) if e.event_type == E.CONFIRMED]
+    return any(e.payload.get("process") is not None for e in confirmed)
 
 
 def _notification(conn: Conn, doc: AnswerDocument, rec: AnswerRecord) -> None:

@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
+from confluent_kafka import Consumer, TopicPartition
 
 from schemas.calendar import local_midnight_utc
+from schemas.settings import Settings
 from storage.db import Conn
 from tests.conftest import use_database
 
@@ -30,7 +34,12 @@ PRODUCT = uuid.UUID("00000000-0000-4000-9000-000000000001")
 CREATED = datetime(2026, 10, 1, 8, tzinfo=UTC)
 
 
-def portfolio(conn: Conn, *, supplied: dict[str, tuple[uuid.UUID, date]]) -> None:
+def portfolio(
+    conn: Conn,
+    *,
+    supplied: dict[str, tuple[uuid.UUID, date]],
+    points: Sequence[str] = tuple(POINTS),
+) -> None:
     """Grid area 344, the customers, one spot product, the points (E17, Connected); `supplied`
     gives the points we supply from a file: GSRN → (customer, start date)."""
     conn.execute("INSERT INTO grid_area VALUES ('344', '5790000610976', 'Net 344', 'DK2')")
@@ -42,7 +51,7 @@ def portfolio(conn: Conn, *, supplied: dict[str, tuple[uuid.UUID, date]]) -> Non
     conn.execute(
         "INSERT INTO product (id, name, energy_model) VALUES (%s, 'Spot', 'Spot')", (PRODUCT,)
     )
-    for gsrn in POINTS:
+    for gsrn in points:
         conn.execute(
             """INSERT INTO metering_point (gsrn, type, settlement_method, connection_status,
                    grid_area_code, grid_operator_gln)
@@ -143,3 +152,27 @@ def reading(conn: Conn, gsrn: str, day: date) -> None:
            VALUES (%s, %s, 'PT15M', 0.25, 'A04', 'test', 'test', now())""",
         (gsrn, local_midnight_utc(day)),
     )
+
+
+def outbound_documents(cfg: Settings) -> list[tuple[uuid.UUID, dict[str, Any]]]:
+    """(request id, document) of every message on the outbound topic, in partition order."""
+    topic = cfg.outbound_topic
+    consumer = Consumer(cfg.kafka_client_config(**{"group.id": f"count-{uuid.uuid4().hex}"}))
+    found = []
+    for partition in consumer.list_topics(topic, timeout=10).topics[topic].partitions:
+        low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=10)
+        if high <= low:
+            continue
+        consumer.assign([TopicPartition(topic, partition, low)])
+        read = 0
+        while read < high - low:
+            msg = consumer.poll(10)
+            assert msg is not None, "the outbound topic ended early"
+            if msg.error():
+                continue
+            read += 1
+            value = dict(msg.headers() or []).get("request_id")
+            assert isinstance(value, bytes)
+            found.append((uuid.UUID(value.decode()), json.loads(msg.value() or b"")))
+    consumer.close()
+    return found

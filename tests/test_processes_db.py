@@ -268,3 +268,18 @@ def test_every_status_is_rebuilt_from_the_events_alone(conn: Conn) -> None:
     assert run.rebuild(conn) == len(store.requests(conn)) == 4
     statuses = {r.id: r.status for r in store.requests(conn)}
     assert sorted(statuses.values()) == ["Cancelled", "Cancelled", "Completed", "Completed"]
+
+
+def test_a_confirmation_overtaken_by_the_start_of_supply_changes_nothing(conn: Conn) -> None:
+    """Answers of one request arrive in either order: the notification implies the
+    confirmation, which then only marks the outbound request answered."""
+    request_id = _switch(conn)
+    _sent(conn, request_id)
+    start = notification(POINTS[0], date(2026, 10, 15), "E03", request_id=request_id)
+    assert _apply(conn, start) == (1, [])
+    assert _apply(conn, answer(request_id, accept=True)) == (1, [])
+    kinds = [e.event_type for e in store.events(conn, request_id)]
+    assert kinds == ["Requested", "SentToDataHub", "Confirmed", "EffectuationScheduled"]
+    assert {r[0]: r[1] for r in store.outbound_rows(conn)}[request_id] == "AcknowledgedOk"
+    late_reject = answer(request_id, accept=False, reasons=(("E16", "x"),))
+    assert _apply(conn, late_reject) == (0, ["illegal_transition"])
