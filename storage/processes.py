@@ -362,3 +362,37 @@ def record_inbound(
              AND inbound_message.status <> 'DeadLettered'""",
         (uuid.uuid4(), message_id, message_type, topic, status, detail),
     )
+
+
+# --- RSM-028 customer characteristics -------------------------------------------------------------
+
+
+def apply_customer_characteristics(
+    conn: Conn, customer_id: uuid.UUID, fields: dict[str, str | None], at: datetime
+) -> str:
+    """Create or update a customer from DataHub's customer data (`fields`: cpr_cvr, contact_type,
+    name, email, phone, address) through the one function the flow's role may call; returns
+    'created', 'updated', 'older' or 'other_cpr_cvr' (see migration 0014)."""
+    row = conn.execute(
+        "SELECT lifecycle_customer_characteristics(%s, %s, %s, %s, %s, %s, %s, %s)",
+        (
+            customer_id,
+            fields.get("cpr_cvr"),
+            fields.get("contact_type"),
+            fields["name"],
+            fields.get("email"),
+            fields.get("phone"),
+            fields.get("address"),
+            at,
+        ),
+    ).fetchone()
+    assert row is not None
+    return str(row[0])
+
+
+def set_customer(conn: Conn, request_id: uuid.UUID, customer_id: uuid.UUID) -> None:
+    """Name the customer of a request DataHub started (it had none)."""
+    conn.execute(
+        "UPDATE process_request SET customer_id = %s WHERE id = %s AND customer_id IS NULL",
+        (customer_id, request_id),
+    )

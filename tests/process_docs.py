@@ -176,3 +176,60 @@ def outbound_documents(cfg: Settings) -> list[tuple[uuid.UUID, dict[str, Any]]]:
             found.append((uuid.UUID(value.decode()), json.loads(msg.value() or b"")))
     consumer.close()
     return found
+
+
+def customer_data(
+    gsrn: str,
+    effective: date,
+    *,
+    request_id: uuid.UUID | None = None,
+    number: str | None = "0212756369",
+    scheme: str = "ARR",
+    name: object = "Jan Hansen",
+    email: object = "jan@example.dk",
+    created: datetime = CREATED,
+    mrid: str | None = None,
+    process: str = "E03",
+) -> bytes:
+    """An RSM-028 customer-characteristics document (elflow's assumed shape: schemas.rsm028)
+    with the fields of DataHub's RSM-027 sample; `number` None = no CPR/CVR (BRS-044)."""
+    point: dict[str, object] = {
+        "mRID": {"codingScheme": "A10", "value": gsrn},
+        "firstCustomer_MarketParticipant.name": name,
+        "secondCustomer_MarketParticipant.name": "Gry Hansen",
+        "protectedName": False,
+        "UsagePointLocation": [
+            {"type": {"value": "D04"}, "mainAddress": {"postalCode": "9999"}},
+            {
+                "type": {"value": "D01"},
+                "mainAddress": {
+                    "streetDetail": {"name": "Vestergade", "number": "16",
+                                     "floorIdentification": "2", "suiteNumber": "10"},
+                    "townDetail": {"name": "Middelfart", "country": "DK"},
+                    "postalCode": "5500",
+                },
+                "phone1": {"ituPhone": "25361498"},
+                "electronicAddress": {"email1": email},
+            },
+        ],
+    }  # fmt: skip
+    if number is not None:
+        point["firstCustomer_MarketParticipant.mRID"] = {"codingScheme": scheme, "value": number}
+    record: dict[str, object] = {
+        "mRID": f"cust-{gsrn[-6:]}",
+        "start_DateAndOrTime.dateTime": local_midnight_utc(effective).strftime(
+            "%Y-%m-%dT%H:%M:%SZ"
+        ),
+        "MarketEvaluationPoint": point,
+    }
+    if request_id is not None:
+        record["originalTransactionIDReference_MktActivityRecord.mRID"] = str(request_id)
+    body = {
+        "mRID": mrid or f"c28-{uuid.uuid4().hex[:20]}",
+        "type": {"value": "E21"},
+        "process.processType": {"value": process},
+        "createdDateTime": created.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "sender_MarketParticipant.mRID": {"codingScheme": "A10", "value": DATAHUB_GLN},
+        "MktActivityRecord": [record],
+    }
+    return json.dumps({"CharacteristicsOfACustomerAtAnAP_MarketDocument": body}).encode()
