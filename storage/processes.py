@@ -4,6 +4,8 @@ supply periods and contracts the processes create and end.
 No rule is decided here (settlement.lifecycle decides); every function runs inside the caller's
 transaction. A request's status is written only by `append_event`, with the status the caller
 folded from the events (the table's status is a projection, rebuilt by `rebuild_statuses`).
+
+Just over 400 lines on purpose: every table the lifecycle writes, in one SQL module.
 """
 
 from __future__ import annotations
@@ -178,6 +180,15 @@ def product_exists(conn: Conn, product_id: uuid.UUID) -> bool:
 def reading_seen(conn: Conn, gsrn: str, start: datetime, end: datetime) -> bool:
     """Whether any reading of the point in [start, end) has arrived."""
     row = conn.execute("SELECT lifecycle_reading_seen(%s, %s, %s)", (gsrn, start, end)).fetchone()
+    return row is not None and row[0] is True
+
+
+def master_data_seen(conn: Conn, gsrn: str, at: datetime, supplier_gln: str) -> bool:
+    """Whether RSM-022 master data of the point effective at `at` naming `supplier_gln` as its
+    energy supplier has arrived."""
+    row = conn.execute(
+        "SELECT lifecycle_master_data_seen(%s, %s, %s)", (gsrn, at, supplier_gln)
+    ).fetchone()
     return row is not None and row[0] is True
 
 

@@ -233,3 +233,16 @@ def customer_data(
         "MktActivityRecord": [record],
     }
     return json.dumps({"CharacteristicsOfACustomerAtAnAP_MarketDocument": body}).encode()
+
+
+def supply_master_data(conn: Conn, gsrn: str, day: date, *, process: str = "E03") -> None:
+    """DataHub's RSM-022 to the new supplier (us) effective at local midnight of `day`, applied
+    by the master-data code (the completion trigger's master data)."""
+    from settlement.masterdata import apply_batch, message_items
+    from tests.masterdata_docs import rsm022
+
+    start = local_midnight_utc(day)
+    raw = rsm022(process, gsrn, start, mrid=f"md-{gsrn[-6:]}-{day}", grid_area="344",
+                 supply_start=start.strftime("%Y-%m-%dT%H:%M:%SZ"))  # fmt: skip
+    outcome = apply_batch(conn, [i for _k, i in message_items(raw, "t", 0, 0)], topic="t")
+    assert outcome.applied == 1, outcome

@@ -3,7 +3,9 @@ start (outbox) → process relay → outbound topic (the published document chec
 answer on the master-data topic → the real master-data Bytewax flow → the request's status, its
 event history and the supply periods and contracts in the database.
 
-Table-driven: one row per case; all cases share two flow runs (the requests DataHub answers
+A switch or move-in completes when DataHub's RSM-022 for its effective date (published on the
+same topic, applied by the same flow) and its first reading have arrived. Table-driven: one row
+per case; all cases share two flow runs (the requests DataHub answers
 first, then the cancellations and corrections of phase 1's requests)."""
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from settlement import processes as run
 from settlement.processes import StartRequest
 from storage import processes as store
 from storage.db import Conn, connect
-from tests.masterdata_docs import gsrn
+from tests.masterdata_docs import gsrn, rsm022
 from tests.process_docs import (
     CUSTOMERS,
     OTHER_SUPPLIER,
@@ -63,7 +65,7 @@ class Case:
     supplied: bool  # we supply the point from a portfolio file since JAN
     answer: str | None  # "confirm", "reject" or None (no answer)
     notify: str | None  # the RSM-004 GenericNotification's process code, if one comes
-    reading: bool  # a reading on the effective date arrives
+    arrives: bool  # RSM-022 naming us from the effective date, and a reading of that date
     final_type: T
     events: list[str]
     outbound: str | None
@@ -150,6 +152,10 @@ def _check_document(
     )
 
 
+def _z(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def _phase_1_feed(requests: dict[str, uuid.UUID]) -> list[tuple[bytes, bytes]]:
     feed = []
     for case in CASES:
@@ -160,6 +166,13 @@ def _phase_1_feed(requests: dict[str, uuid.UUID]) -> list[tuple[bytes, bytes]]:
             feed.append(
                 (point.encode(), answer(request_id, accept=case.answer == "confirm",
                                         reasons=reasons))
+            )  # fmt: skip
+        if case.arrives:  # DataHub's master data to the new supplier, through the same flow
+            assert case.notify is not None
+            start = local_midnight_utc(case.effective)
+            feed.append(
+                (point.encode(), rsm022(case.notify, point, start, mrid=f"md-{point}",
+                                        grid_area="344", supply_start=_z(start)))
             )  # fmt: skip
         if case.notify is not None:
             supplier = OURS if case.kind is not None or not case.supplied else OTHER_SUPPLIER
@@ -206,7 +219,7 @@ def test_every_state_and_process_type_through_the_relay_the_broker_and_the_flow(
     _run_flow(tmp_path)
     with connect(db, autocommit=True) as conn:
         for case in CASES:
-            if case.reading:
+            if case.arrives:
                 reading(conn, POINT[case.name], case.effective)
         run.advance(conn, now=local_midnight_utc(DAY + timedelta(days=1)))
 
