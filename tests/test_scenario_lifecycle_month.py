@@ -35,6 +35,7 @@ from settlement.rules import vat_amount
 from settlement.run import settle
 from storage import processes as store
 from storage.db import Conn, connect
+from storage.importers import import_file
 from tests.process_docs import isolated_topics
 from tests.settlement_support import SCENARIOS, load_given, read_rows
 
@@ -194,6 +195,15 @@ def _expected_invoices(lines: str, totals: str) -> tuple[list[tuple[str, ...]], 
     )
 
 
+def _supply(conn: Conn) -> list[tuple[str, ...]]:
+    rows = conn.execute("SELECT gsrn, start_date, end_date, end_reason FROM supply_period")
+    return sorted((LETTER[g], str(s), str(e or ""), r or "") for g, s, e, r in rows.fetchall())
+
+
+def _expected_supply() -> list[tuple[str, ...]]:
+    return sorted(tuple(r.values()) for r in read_rows(FOLDER / "then" / "supply_periods.csv"))
+
+
 def test_the_month_of_switches_a_move_out_a_loss_a_rejection_and_a_cancellation(
     db: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
@@ -208,16 +218,18 @@ def test_the_month_of_switches_a_move_out_a_loss_a_rejection_and_a_cancellation(
     )
     rejected = store.events(conn, timeline.requests["D switch"])[-1]
     assert [r["code"] for r in rejected.payload["reasons"]] == ["E16"]
-    supply = conn.execute(
-        "SELECT gsrn, start_date, end_date, end_reason FROM supply_period"
-    ).fetchall()
-    assert sorted((LETTER[g], str(s), str(e or ""), r or "") for g, s, e, r in supply) == sorted(
-        tuple(r.values()) for r in read_rows(FOLDER / "then" / "supply_periods.csv")
-    )
+    assert _supply(conn) == _expected_supply()
     assert run.rebuild(conn) == 0
 
     assert _lines(conn, timeline.runs) == _expected_lines("settlement_lines.csv")
     assert _invoices(conn) == _expected_invoices("invoices.csv", "invoice_totals.csv")
+
+    # The portfolio files loaded again (a re-run of a migration) keep what the processes did.
+    for kind in ("supply_periods", "contracts"):
+        import_file(conn, kind, FOLDER / "given" / f"{kind}.csv")
+    assert _supply(conn) == _expected_supply()
+    report = run_invoicing(conn, PERIOD, _at({"at": "2026-11-03 09:00"}))
+    assert (report.created, report.replaced, report.unchanged) == ([], [], 3)
 
 
 def test_an_incorrect_switch_after_the_close_is_resettled_and_credited(
