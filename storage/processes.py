@@ -314,14 +314,15 @@ def end_supply(
 
 def supply_periods(
     conn: Conn, gsrn: str
-) -> list[tuple[date, date | None, str | None, uuid.UUID | None]]:
-    """(start, end, end reason, the request that created it) of the point's supply periods."""
+) -> list[tuple[date, date | None, str | None, uuid.UUID | None, uuid.UUID | None]]:
+    """(start, end, end reason, the request that created it, the request that ended it) of the
+    point's supply periods."""
     rows = conn.execute(
-        """SELECT start_date, end_date, end_reason, process_request_id FROM supply_period
-           WHERE gsrn = %s ORDER BY start_date, id""",
+        """SELECT start_date, end_date, end_reason, process_request_id, ended_by_request
+           FROM supply_period WHERE gsrn = %s ORDER BY start_date, id""",
         (gsrn,),
     ).fetchall()
-    return [(r[0], r[1], r[2], r[3]) for r in rows]
+    return [(r[0], r[1], r[2], r[3], r[4]) for r in rows]
 
 
 def reverse_supply(conn: Conn, target: uuid.UUID) -> tuple[int, int]:
