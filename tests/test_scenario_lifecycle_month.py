@@ -18,7 +18,7 @@ import uuid
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
@@ -137,9 +137,10 @@ class Timeline:
 
     def _settle(self, step: dict[str, Any]) -> None:
         reports = settle(PERIOD, url=self.db, now=_at(step), progress=lambda _line: None)
-        assert [(r.grid_area, r.status, r.left_out) for r in reports] == [
-            (area, "Completed", []) for area in WHEN["grid_areas"]
-        ]
+        left_out = sorted(step.get("left_out", []))  # points with supplied days unread
+        assert [
+            (r.grid_area, r.status, sorted(LETTER[x.gsrn] for x in r.left_out)) for r in reports
+        ] == [(area, "Completed", left_out) for area in WHEN["grid_areas"]]
         self.runs = [r.run_id for r in reports]
 
     def _invoice(self, step: dict[str, Any]) -> None:
@@ -249,3 +250,37 @@ def test_an_incorrect_switch_after_the_close_is_resettled_and_credited(
     assert _invoices(conn) == _expected_invoices(
         "invoices_after_reversal.csv", "invoice_totals_after_reversal.csv"
     )
+
+
+Row = TypeVar("Row", bound=tuple[Any, ...])
+
+
+def _only(rows: list[Row], letter: str) -> list[Row]:
+    return [row for row in rows if row[0] == letter]
+
+
+def test_an_incorrect_move_in_is_resettled_and_credited(
+    db: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """BRS-011: D moves in on the 18th (MoveIn), is settled and invoiced, then the move-in is
+    found incorrect: version 2 has no line of D and D gets a credit note (README, "And BRS-011")."""
+    isolated_topics(monkeypatch, tmp_path, db)
+    conn = connect(db, autocommit=True)
+    load_given(conn, FOLDER / "given")
+    timeline = Timeline(conn, db)
+    timeline.play(WHEN["move_in"])
+    first_runs = timeline.runs
+    expected = _expected_lines("move_in_lines.csv")
+    assert _only(_lines(conn, first_runs), "D") == expected
+    lines, totals = _expected_invoices("move_in_invoices.csv", "move_in_invoice_totals.csv")
+    invoiced = _invoices(conn)
+    assert _only(invoiced[0], "D") == [r for r in lines if r[1] == "Standard"]
+    assert _only(invoiced[1], "D") == [r for r in totals if r[1] == "Standard"]
+
+    timeline.play(WHEN["incorrect_move"])
+    assert _only(_lines(conn, timeline.runs), "D") == []
+    others = [line for line in _lines(conn, timeline.runs) if line[0] != "D"]
+    assert others == [line for line in _lines(conn, first_runs) if line[0] != "D"]
+    invoiced = _invoices(conn)
+    assert (_only(invoiced[0], "D"), _only(invoiced[1], "D")) == (lines, totals)
+    assert [row for row in invoiced[1] if row[0] != "D" and row[1] == "CreditNote"] == []
