@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Iterator
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -147,13 +148,13 @@ class Timeline:
         run_invoicing(self.conn, PERIOD, _at(step), issue=step.get("issue", False))
 
 
-def _month(db: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Timeline:
+@pytest.fixture
+def timeline(db: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Timeline]:
+    """A fresh database with the given files loaded, its own topics, and a clock to play."""
     isolated_topics(monkeypatch, tmp_path, db)
-    conn = connect(db, autocommit=True)
-    load_given(conn, FOLDER / "given")
-    timeline = Timeline(conn, db)
-    timeline.play(WHEN["month"])
-    return timeline
+    with connect(db, autocommit=True) as conn:
+        load_given(conn, FOLDER / "given")
+        yield Timeline(conn, db)
 
 
 def _lines(conn: Conn, runs: list[uuid.UUID]) -> list[tuple[str, str, Decimal, Decimal]]:
@@ -206,9 +207,9 @@ def _expected_supply() -> list[tuple[str, ...]]:
 
 
 def test_the_month_of_switches_a_move_out_a_loss_a_rejection_and_a_cancellation(
-    db: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    timeline: Timeline,
 ) -> None:
-    timeline = _month(db, monkeypatch, tmp_path)
+    timeline.play(WHEN["month"])
     conn = timeline.conn
     assert timeline.sent == 5  # A, D, E switches, B move-out, E's cancellation
     processes = sorted(
@@ -234,9 +235,9 @@ def test_the_month_of_switches_a_move_out_a_loss_a_rejection_and_a_cancellation(
 
 
 def test_an_incorrect_switch_after_the_close_is_resettled_and_credited(
-    db: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    timeline: Timeline,
 ) -> None:
-    timeline = _month(db, monkeypatch, tmp_path)
+    timeline.play(WHEN["month"])
     conn = timeline.conn
     first_runs = timeline.runs
     timeline.play(WHEN["reversal"])
@@ -259,15 +260,10 @@ def _only(rows: list[Row], letter: str) -> list[Row]:
     return [row for row in rows if row[0] == letter]
 
 
-def test_an_incorrect_move_in_is_resettled_and_credited(
-    db: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
+def test_an_incorrect_move_in_is_resettled_and_credited(timeline: Timeline) -> None:
     """BRS-011: D moves in on the 18th (MoveIn), is settled and invoiced, then the move-in is
     found incorrect: version 2 has no line of D and D gets a credit note (README, "And BRS-011")."""
-    isolated_topics(monkeypatch, tmp_path, db)
-    conn = connect(db, autocommit=True)
-    load_given(conn, FOLDER / "given")
-    timeline = Timeline(conn, db)
+    conn = timeline.conn
     timeline.play(WHEN["move_in"])
     first_runs = timeline.runs
     expected = _expected_lines("move_in_lines.csv")
