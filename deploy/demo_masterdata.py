@@ -173,6 +173,11 @@ def apply_demo_master_data(
     say(f"published {len(messages)} RSM-022 documents to {cfg.masterdata_topic}:")
     for line in story:
         say(f"  {line}")
+    run_masterdata_flow(cfg, say)
+
+
+def run_masterdata_flow(cfg: Settings, say: Callable[[str], None]) -> None:
+    """Run the master-data flow until it has caught up with its topic."""
     started = time.perf_counter()
     procs = masterdata.start(cfg, processes=1, until_end=True)
     codes = [p.wait() for p in procs]

@@ -232,7 +232,9 @@ def complete(conn: Conn, req: store.RequestRow, at: datetime) -> store.RequestRo
         store.start_supply(conn, req, effect.start_date)
         payload = {"supply_from": str(effect.start_date), "contract": req.customer_id is not None}
     elif isinstance(effect, rules.EndSupply):
-        periods, contracts = store.end_supply(conn, req.gsrn, effect.end_date, effect.end_reason)
+        periods, contracts = store.end_supply(
+            conn, req.gsrn, effect.end_date, effect.end_reason, req.id
+        )
         payload = {"supply_to": str(effect.end_date), "periods": periods, "contracts": contracts}
     elif isinstance(effect, rules.Reverse):
         periods, contracts = store.reverse_supply(conn, effect.target)

@@ -305,20 +305,35 @@ def start_supply(conn: Conn, req: RequestRow, start: date) -> None:
     )
 
 
-def end_supply(conn: Conn, gsrn: str, end: date, reason: str) -> tuple[int, int]:
-    """End the supply period and contracts running on local `end` (exclusive) of the point;
-    returns (supply periods, contracts) ended."""
+def end_supply(
+    conn: Conn, gsrn: str, end: date, reason: str, request_id: uuid.UUID
+) -> tuple[int, int]:
+    """End the supply period and contracts running on local `end` (exclusive) of the point,
+    noting `request_id` as what ended them; returns (supply periods, contracts) ended."""
     periods = conn.execute(
-        """UPDATE supply_period SET end_date = %(d)s, end_reason = %(r)s
+        """UPDATE supply_period SET end_date = %(d)s, end_reason = %(r)s, ended_by_request = %(q)s
            WHERE gsrn = %(g)s AND start_date < %(d)s AND (end_date IS NULL OR end_date > %(d)s)""",
-        {"g": gsrn, "d": end, "r": reason},
+        {"g": gsrn, "d": end, "r": reason, "q": request_id},
     ).rowcount
     contracts = conn.execute(
-        """UPDATE contract SET end_date = %(d)s
+        """UPDATE contract SET end_date = %(d)s, ended_by_request = %(q)s
            WHERE gsrn = %(g)s AND start_date < %(d)s AND (end_date IS NULL OR end_date > %(d)s)""",
-        {"g": gsrn, "d": end},
+        {"g": gsrn, "d": end, "q": request_id},
     ).rowcount
     return periods, contracts
+
+
+def supply_periods(
+    conn: Conn, gsrn: str
+) -> list[tuple[date, date | None, str | None, uuid.UUID | None, uuid.UUID | None]]:
+    """(start, end, end reason, the request that created it, the request that ended it) of the
+    point's supply periods."""
+    rows = conn.execute(
+        """SELECT start_date, end_date, end_reason, process_request_id, ended_by_request
+           FROM supply_period WHERE gsrn = %s ORDER BY start_date, id""",
+        (gsrn,),
+    ).fetchall()
+    return [(r[0], r[1], r[2], r[3], r[4]) for r in rows]
 
 
 def reverse_supply(conn: Conn, target: uuid.UUID) -> tuple[int, int]:
