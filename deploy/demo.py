@@ -95,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
         areas = {code: DEMO_GRID_AREAS[code][0] for code in spec.grid_areas}
         apply_demo_master_data(cfg, spec.start, spec.metering_points, areas, print)
         print()
-        run_demo_processes(cfg, spec.start, spec.metering_points, print)
+        run_demo_processes(cfg, spec.start, spec.metering_points, print, areas)
         print()
         close_period(BillingPeriod.month_of(spec.start), args.data_dir)
         print_process_invoices(spec.metering_points, BillingPeriod.month_of(spec.start), print)

@@ -5,7 +5,8 @@ flow, and completed by `advance`, before the period close, so the close shows th
 The demo's clock for these steps is a local time inside the demo month (processes are started
 and cancelled with that `now`; DataHub's documents carry it as createdDateTime):
 - switch in: a customer who left us on the 16th (every 40th point of the portfolio) is won back
-  from the 26th; confirmed, start of supply notified, completed by its first reading;
+  from the 26th; confirmed, start of supply notified, DataHub's RSM-022 names us from the 26th,
+  completed by that master data and its first reading;
 - move-out: a monthly customer moves out on the 20th; their October invoice is a FinalSettlement;
 - rejected: a switch on the 22nd that DataHub rejects with E16;
 - cancelled: a switch on the 28th, confirmed and then cancelled on the 15th (a CancelSwitch to
@@ -25,7 +26,7 @@ from time import perf_counter
 
 from deploy.demo_data import PRODUCTS
 from deploy.demo_data import _id as demo_id
-from deploy.demo_masterdata import run_masterdata_flow
+from deploy.demo_masterdata import run_masterdata_flow, supply_documents
 from flows import process_relay
 from flows.feed import gsrn_for
 from flows.publisher import publish
@@ -83,8 +84,11 @@ def demo_customers(metering_points: int) -> list[DemoCustomer]:
 class _Lifecycle:
     """One run of the demo's processes (the state between its steps)."""
 
-    def __init__(self, cfg: Settings, conn: Conn, month_start: date, say: Say) -> None:
+    def __init__(
+        self, cfg: Settings, conn: Conn, month_start: date, say: Say, grid_areas: dict[str, str]
+    ) -> None:
         self.cfg, self.conn, self.month, self.say = cfg, conn, month_start, say
+        self.grid_areas = grid_areas
         self.requests: dict[str, uuid.UUID] = {}
         self.outbox: list[tuple[bytes, bytes]] = []
 
@@ -123,6 +127,8 @@ class _Lifecycle:
             new_supplier_gln=self.cfg.supplier_gln,
         )
         self.outbox.append((who.gsrn.encode(), json.dumps(document).encode()))
+        effective = local_midnight_utc(self.month + timedelta(days=who.day - 1))
+        self.outbox += supply_documents(who.index, self.month, effective, self.grid_areas)
 
     def _envelope(self, request_id: uuid.UUID, process: str, now: datetime) -> Envelope:
         document_id = f"DEMO-DH-{self.month:%Y%m}-{len(self.outbox) + 1:03d}-{str(request_id)[:8]}"
@@ -141,8 +147,15 @@ class _Lifecycle:
             run_masterdata_flow(self.cfg, self.say)
 
 
-def run_demo_processes(cfg: Settings, month_start: date, metering_points: int, say: Say) -> None:
-    """Start, answer and complete the demo's processes (module docstring); print their states."""
+def run_demo_processes(
+    cfg: Settings,
+    month_start: date,
+    metering_points: int,
+    say: Say,
+    grid_areas: dict[str, str],
+) -> None:
+    """Start, answer and complete the demo's processes (module docstring); print their states.
+    `grid_areas` maps code → grid company GLN (the master data of the point won back)."""
     customers = demo_customers(metering_points)
     if not customers:
         say("customer lifecycle: the portfolio is too small for the demo's processes")
@@ -154,7 +167,7 @@ def run_demo_processes(cfg: Settings, month_start: date, metering_points: int, s
             say("customer lifecycle: the demo's processes were started by an earlier run")
         else:
             say("customer lifecycle (issue 10), the demo's clock inside the month:")
-            _play(_Lifecycle(cfg, conn, month_start, say), by_role)
+            _play(_Lifecycle(cfg, conn, month_start, say, grid_areas), by_role)
             say(f"  done in {perf_counter() - started:.1f} s")
         _print_states(conn, customers, say)
 

@@ -207,7 +207,7 @@ def parse_answer(raw: bytes) -> AnswerDocument:
     kind = _kind(name)
     if not isinstance(body, dict):
         raise InvalidAnswer("schema_violation", f"{escape(name, 80)} is not an object")
-    reader = _Reader(body)
+    reader = FieldReader(body)
     message_id = reader.mrid(body.get("mRID"), "document mRID")
     try:
         return reader.document(kind, name, message_id)
@@ -227,7 +227,10 @@ def _kind(name: str) -> AnswerKind:
     return "confirm" if match[1] == "Confirm" else "reject"
 
 
-class _Reader:
+class FieldReader:
+    """Reads the fields of a lifecycle CIM JSON document (also schemas.rsm028); refuses with
+    InvalidAnswer."""
+
     def __init__(self, body: dict[str, Any]) -> None:
         self.body = body
 

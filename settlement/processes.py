@@ -8,7 +8,8 @@
 - `record` appends one event after checking the transition; `complete` applies the process's
   effect on supply periods and contracts in the same transaction.
 - `advance` is the clock: answers overdue become TimedOut, requests whose effective date has come
-  (and, when we gain supply, whose first reading arrived) complete.
+  (and, when we gain supply, whose master data for that date and first reading arrived)
+  complete.
 """
 
 from __future__ import annotations
@@ -280,11 +281,14 @@ def advance(
             kind = ProcessType(req.type)
             if kind in TARGETS:
                 continue
-            first = False
+            first = master_data = False
             if req.effective_date is not None and kind in GAINS_SUPPLY:
                 start, end = day_bounds_utc(local_date(req.effective_date))
                 first = store.reading_seen(conn, req.gsrn, start, end)
-            if not rules.due(kind, req.effective_date, now, first):
+                master_data = store.master_data_seen(
+                    conn, req.gsrn, req.effective_date, cfg.supplier_gln
+                )
+            if not rules.due(kind, req.effective_date, now, first, master_data):
                 continue
             store.lock_metering_point(conn, req.gsrn)
             if req.status == ProcessStatus.ACKNOWLEDGED:

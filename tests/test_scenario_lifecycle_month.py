@@ -5,7 +5,8 @@ data and readings are loaded; then when.json's "month" steps run in order, each 
 time: processes start and are cancelled through `settlement.processes` with that `now`, the real
 process relay publishes their documents on a fresh topic, DataHub's answers (built with
 `schemas.process_documents`) go through `settlement.process_answers` as the inbound flow sends
-them, and `advance` is the clock. Nobody writes a supply period by hand: B and C come from the
+them, DataHub's RSM-022 to the new supplier through `settlement.masterdata` (a switch or move-in
+completes on its master data and first reading), and `advance` is the clock. Nobody writes a supply period by hand: B and C come from the
 portfolio files, A's supply comes from its switch. October 2026 is settled and invoiced (and
 issued). The second test goes on with the "reversal" steps: an IncorrectSwitch of A, a new
 settlement run and a credit note.
@@ -30,6 +31,7 @@ from schemas.process_documents import Envelope, answer_document, notification_do
 from schemas.settings import settings
 from settlement import processes as run
 from settlement.invoice_run import run_invoicing
+from settlement.masterdata import apply_batch, message_items
 from settlement.process_answers import AnswerItem, answer_items, apply_answers
 from settlement.processes import StartRequest
 from settlement.rules import vat_amount
@@ -37,6 +39,7 @@ from settlement.run import settle
 from storage import processes as store
 from storage.db import Conn, connect
 from storage.importers import import_file
+from tests.masterdata_docs import rsm022
 from tests.process_docs import isolated_topics
 from tests.settlement_support import SCENARIOS, load_given, read_rows
 
@@ -125,6 +128,17 @@ class Timeline:
             new_supplier_gln=new,
         )
         self._deliver(document)
+
+    def _master_data(self, step: dict[str, Any]) -> None:
+        """DataHub's RSM-022 to us as new supplier from the effective date (with the notice's
+        point data): half of the completion trigger, the first reading being the other."""
+        start = local_midnight_utc(date.fromisoformat(step["effective"]))
+        raw = rsm022(step["process"], WHEN["points"][step["point"]], start,
+                     mrid=f"md-i-{step['point']}", grid_area=WHEN["grid_areas"][0],
+                     settlement="D01", supply_start=start.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                     created=_at(step).strftime("%Y-%m-%dT%H:%M:%SZ"))  # fmt: skip
+        items = [i for _k, i in message_items(raw, "datahub.masterdata", 0, 0)]
+        assert apply_batch(self.conn, items, topic="datahub.masterdata").applied == 1
 
     def _deliver(self, document: dict[str, Any]) -> None:
         raw = json.dumps(document).encode()
