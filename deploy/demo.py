@@ -11,6 +11,7 @@ from pathlib import Path
 from deploy.demo_data import DEMO_GRID_AREAS, write_demo_files
 from deploy.demo_datahub import feed_through_datahub
 from deploy.demo_masterdata import apply_demo_master_data
+from deploy.demo_processes import print_process_invoices, run_demo_processes
 from flows.feed import DEFAULT_GRID_AREAS, FeedSpec
 from flows.publisher import describe_kinds
 from flows.runner import start_flow
@@ -99,7 +100,10 @@ def run(args: argparse.Namespace) -> int:
         areas = {code: DEMO_GRID_AREAS[code][0] for code in spec.grid_areas}
         apply_demo_master_data(cfg, spec.start, spec.metering_points, areas, print)
         print()
+        run_demo_processes(cfg, spec.start, spec.metering_points, print, areas)
+        print()
         close_period(BillingPeriod.month_of(spec.start), args.data_dir)
+        print_process_invoices(spec.metering_points, BillingPeriod.month_of(spec.start), print)
     return 0
 
 

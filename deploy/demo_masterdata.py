@@ -154,6 +154,22 @@ class _Point:
         return self.gsrn.encode(), document
 
 
+def supply_documents(
+    index: int, month_start: date, effective: datetime, grid_areas: dict[str, str]
+) -> list[tuple[bytes, bytes]]:
+    """DataHub's RSM-022 for a point we win by a switch (deploy.demo_processes): its history
+    since 2020 (created, connected) and the E03 master data to us from `effective`, which with
+    the first reading completes the switch."""
+    gsrn, area = gsrn_for(index), grid_area_for(index, tuple(grid_areas))
+    point = _Point(gsrn, area, grid_areas[area], f"DEMO-{gsrn[-6:]}-{month_start:%Y%m}")
+    since = local_midnight_utc(date(2020, 1, 1))
+    return [
+        point.doc("create", "E02", since, "D03"),
+        point.doc("connect", "D15", since + timedelta(days=1), "E22"),
+        point.doc("switch", "E03", effective, "E22"),
+    ]
+
+
 class DemoMasterDataError(ElflowError):
     """The master-data flow of the demo failed (one line)."""
 
@@ -173,6 +189,11 @@ def apply_demo_master_data(
     say(f"published {len(messages)} RSM-022 documents to {cfg.masterdata_topic}:")
     for line in story:
         say(f"  {line}")
+    run_masterdata_flow(cfg, say)
+
+
+def run_masterdata_flow(cfg: Settings, say: Callable[[str], None]) -> None:
+    """Run the master-data flow until it has caught up with its topic."""
     started = time.perf_counter()
     procs = masterdata.start(cfg, processes=1, until_end=True)
     codes = [p.wait() for p in procs]

@@ -29,7 +29,9 @@ from flows.runner import ensure_recovery, ensure_topic, flow_commands, start_pro
 from flows.sink import DATABASE_REJECTED, RejectedBatch, RetryingConnection
 from schemas.printable import escape
 from schemas.process_documents import is_lifecycle_document
+from schemas.rsm028 import is_customer_document
 from schemas.settings import Settings, configure_logging, settings
+from settlement.customer_data import CustomerItem, customer_items
 from settlement.masterdata import BatchOutcome, Item, UnreadableItem, apply_batch, message_items
 from settlement.process_answers import AnswerItem, answer_items, apply_answers
 from storage.db import Conn
@@ -52,9 +54,9 @@ def recovery_dir(cfg: Settings) -> Path:
     return Path(f"{cfg.recovery_dir}-masterdata")
 
 
-# Lifecycle answers and notifications (issue 10) share the topic: they concern metering points
-# and must keep their order with the point's master data.
-FlowItem = Item | AnswerItem
+# Lifecycle answers, notifications and RSM-028 customer data (issue 10) share the topic: they
+# concern metering points and must keep their order with the point's master data.
+FlowItem = Item | AnswerItem | CustomerItem
 
 
 class _Partition(StatefulSinkPartition[FlowItem, None]):
@@ -72,8 +74,8 @@ class _Partition(StatefulSinkPartition[FlowItem, None]):
         topic = self._cfg.masterdata_topic
 
         def write(conn: Conn, items: list[FlowItem]) -> BatchOutcome:
-            answers = [v for v in items if isinstance(v, AnswerItem)]
-            others = [v for v in items if not isinstance(v, AnswerItem)]
+            answers = [v for v in items if isinstance(v, AnswerItem | CustomerItem)]
+            others = [v for v in items if not isinstance(v, AnswerItem | CustomerItem)]
             outcome = apply_batch(conn, others, topic=topic)
             if answers:
                 outcome.new_dead_letters += apply_answers(conn, answers).new_dead_letters
@@ -150,6 +152,8 @@ def _to_items(
     msg: KafkaSourceMessage[bytes | None, bytes | None],
 ) -> list[tuple[str, FlowItem]]:
     where = (msg.topic or "", msg.partition or 0, msg.offset or 0)
+    if is_customer_document(msg.value):
+        return list(customer_items(msg.value, *where))
     if is_lifecycle_document(msg.value):
         return list(answer_items(msg.value, *where))
     return list(message_items(msg.value, *where))

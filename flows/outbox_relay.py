@@ -59,7 +59,8 @@ def already_on_topic(
                     raise KafkaException(f"{topic}[{partition}] gave nothing before offset {high}")
                 if msg.error():
                     continue
-                offset = msg.offset() or offset
+                read = msg.offset()
+                offset = offset if read is None else read  # offset 0 is falsy
                 for header in msg.headers() or []:
                     value = header[1]
                     if header[0] == header_name and isinstance(value, bytes):

@@ -131,8 +131,10 @@ TARGETS: dict[ProcessType, frozenset[ProcessType]] = {
     ProcessType.INCORRECT_MOVE: frozenset({ProcessType.MOVE_IN}),
 }
 
+# BRS-044's process code (a forced change of supplier: to us, or away from us).
+BRS_044_FORCED_TRANSFER = "D31"
 # RSM-004 GenericNotification process codes that stop our supply (we are the old supplier).
-STOP_OF_SUPPLY_CODES = frozenset({"E01", "D31"})
+STOP_OF_SUPPLY_CODES = frozenset({"E01", BRS_044_FORCED_TRANSFER})
 
 # DataHub reason codes (MARKET_PROCESSES.md §2) in words, for people.
 REASON_TEXT: dict[str, str] = {

@@ -207,7 +207,7 @@ def parse_answer(raw: bytes) -> AnswerDocument:
     kind = _kind(name)
     if not isinstance(body, dict):
         raise InvalidAnswer("schema_violation", f"{escape(name, 80)} is not an object")
-    reader = _Reader(body)
+    reader = FieldReader(body)
     message_id = reader.mrid(body.get("mRID"), "document mRID")
     try:
         return reader.document(kind, name, message_id)
@@ -227,7 +227,10 @@ def _kind(name: str) -> AnswerKind:
     return "confirm" if match[1] == "Confirm" else "reject"
 
 
-class _Reader:
+class FieldReader:
+    """Reads the fields of a lifecycle CIM JSON document (also schemas.rsm028); refuses with
+    InvalidAnswer."""
+
     def __init__(self, body: dict[str, Any]) -> None:
         self.body = body
 
@@ -321,3 +324,57 @@ class _Reader:
             text = item.get("text")
             reasons.append((code, escape(text, 200) if isinstance(text, str) else ""))
         return tuple(reasons)
+
+
+# --- DataHub's side, for the demo and the golden scenario -----------------------------------------
+
+
+def answer_document(
+    envelope: Envelope,
+    *,
+    accept: bool,
+    reasons: tuple[tuple[str, str], ...] = (),
+    document: str = "ChangeOfSupplier",
+) -> dict[str, Any]:
+    """DataHub's confirm (A01) or reject (A02, with reason codes and texts) of our request
+    `envelope.request_id`, in the shape `parse_answer` reads (sender = DataHub)."""
+    name = f"{'Confirm' if accept else 'Reject'}Request{document}_MarketDocument"
+    record: dict[str, Any] = {
+        "mRID": f"dh-{envelope.request_id}",
+        "originalTransactionIDReference_MktActivityRecord.mRID": envelope.request_id,
+    }
+    if reasons:
+        record["Reason"] = [{"code": {"value": c}, "text": t} for c, t in reasons]
+    answer = _from_datahub(name, "414", envelope, record)
+    answer[name]["reason.code"] = {"value": "A01" if accept else "A02"}
+    return answer
+
+
+def notification_document(
+    envelope: Envelope, *, gsrn: str, effective: datetime, new_supplier_gln: str | None
+) -> dict[str, Any]:
+    """An RSM-004 GenericNotification (E44): start of supply (our request in
+    `envelope.request_id`, or "" for none) or stop of supply (E01) from `effective`."""
+    record: dict[str, Any] = {
+        "mRID": f"dh-{envelope.document_id}",
+        "marketEvaluationPoint.mRID": _coded(gsrn),
+        "start_DateAndOrTime.dateTime": _utc_text(effective),
+    }
+    if new_supplier_gln:
+        record["marketEvaluationPoint.energySupplier_MarketParticipant.mRID"] = _coded(
+            new_supplier_gln
+        )
+    if envelope.request_id:
+        record["originalTransactionIDReference_MktActivityRecord.mRID"] = envelope.request_id
+    return _from_datahub(NOTIFICATION, "E44", envelope, record)
+
+
+def _from_datahub(
+    name: str, type_code: str, envelope: Envelope, record: dict[str, Any]
+) -> dict[str, Any]:
+    e = envelope
+    header = (e.document_id, e.process_code, e.created, e.sender_gln, e.receiver_gln)
+    document = _market_document(name, type_code, header, record)
+    document[name]["sender_MarketParticipant.marketRole.type"] = {"value": "DDZ"}
+    document[name]["receiver_MarketParticipant.marketRole.type"] = {"value": "DDQ"}
+    return document

@@ -29,6 +29,7 @@ from xml.etree import ElementTree
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
+from schemas.process_codes import BRS_044_FORCED_TRANSFER, DATAHUB, GAINS_SUPPLY
 from schemas.rsm012 import is_valid_gsrn
 
 CIM_NAMESPACE: Final = "urn:ediel.org:structure:accountingpointcharacteristics:0:1"
@@ -45,6 +46,9 @@ MAX_BYTES: Final = 1_000_000
 MAX_RECORDS: Final = 1_000
 MAX_TEXT: Final = 256
 
+SUPPLY_PROCESSES: Final = frozenset(
+    {DATAHUB[kind].process_code for kind in GAINS_SUPPLY} | {BRS_044_FORCED_TRANSFER}
+)
 # The processes elflow applies (MARKET_PROCESSES.md sections 1 and 3).
 PROCESSES: Final[dict[str, str]] = {
     "E02": "create metering point",
@@ -54,6 +58,10 @@ PROCESSES: Final[dict[str, str]] = {
     "D14": "close down",
     "D17": "change of settlement method",
     "D39": "update production obligation",
+    # The master data DataHub sends the new supplier with the process that makes it supplier
+    # (MARKET_PROCESSES.md §1: RSM-022 with BRS-001/043/009/044); codes from the lifecycle's
+    # one code list. For a point new to us it is the first master data we get.
+    **{code: "master data to the new supplier" for code in SUPPLY_PROCESSES},
 }
 CONNECTION_STATES: Final = frozenset({"D03", "E22", "E23", "D02"})
 SETTLEMENT_METHODS: Final = frozenset({"D01", "E02", "E01"})

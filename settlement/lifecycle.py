@@ -377,13 +377,20 @@ def takes_effect_on_confirmation(kind: ProcessType) -> bool:
     return kind in TARGETS or kind is ProcessType.REQUEST_SERVICE
 
 
-def due(kind: ProcessType, effective: datetime | None, now: datetime, first_reading: bool) -> bool:
+def due(
+    kind: ProcessType,
+    effective: datetime | None,
+    now: datetime,
+    first_reading: bool,
+    master_data: bool,
+) -> bool:
     """Whether a request waiting for effectuation completes now: its effective instant has
-    come and, when we gain supply, the first reading from that instant has arrived (the
-    diagram's trigger: master data and RSM-012 received)."""
+    come and, when we gain supply, BOTH the master data for the effective date (RSM-022 naming
+    us as supplier from then) AND the first reading from that instant have arrived (the
+    diagram's trigger: "RSM-007 + RSM-012 modtaget"), in whichever order they came."""
     if effective is None or effective > now:
         return False
-    return first_reading or kind not in GAINS_SUPPLY
+    return (first_reading and master_data) or kind not in GAINS_SUPPLY
 
 
 def answer_overdue(sent_at: datetime, now: datetime, timeout: timedelta) -> bool:

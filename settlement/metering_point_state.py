@@ -21,12 +21,23 @@ from datetime import datetime
 from typing import Any, Final
 
 from schemas.calendar import local_date
-from schemas.rsm022 import MasterDataChange
+from schemas.rsm022 import SUPPLY_PROCESSES, MasterDataChange
 
 SCHEMA_VERSION: Final = 1
 SETTLEMENT_METHODS: Final = {"D01": "Flex", "E02": "NonProfiled"}
 # The order of records that take effect at the same instant.
-_RANK: Final = {"E02": 0, "D15": 1, "E32": 2, "D17": 2, "D39": 2, "E79": 3, "D14": 9}
+_RANK: Final = {
+    "E02": 0,
+    "D15": 1,
+    "E32": 2,
+    "D17": 2,
+    "D39": 2,
+    **{code: 2 for code in SUPPLY_PROCESSES},
+    "E79": 3,
+    "D14": 9,
+}
+# The connection state a supply process's master data may name for a point new to us.
+_SUPPLY_STATES: Final = {"D03": "New", "E22": "Connected", "E23": "Disconnected"}
 # Children DataHub creates connected; children that must be physical to connect.
 _CREATED_CONNECTED: Final = frozenset({"D04", "D15"})
 _MUST_BE_PHYSICAL: Final = frozenset({"D05", "D06", "D07"})
@@ -92,6 +103,8 @@ def apply(
                 "D16", f"{gsrn} already exists ({state.connection_status}); a GSRN is never reused"
             )
         return _create(change)
+    if state is None and process in SUPPLY_PROCESSES and created_later is None:
+        return _first_known(change)
     if state is None:
         if created_later is not None:
             return Rejection(
@@ -175,6 +188,25 @@ def _create(change: MasterDataChange) -> MasterData | Rejection:
         meter_id=record.meter_id,
         connected_at=record.effective if status == "Connected" else None,
     )
+
+
+def _first_known(change: MasterDataChange) -> MasterData | Rejection:
+    """A point DataHub first tells us about with the process that makes us its supplier: its
+    RSM-022 carries the whole master data, in the connection state it names."""
+    record = change.record
+    status = _SUPPLY_STATES.get(record.connection_state or "")
+    if status is None:
+        return Rejection(
+            "D16",
+            f"{record.gsrn}: supply master data in connection state "
+            f"{record.connection_state or 'missing'}",
+        )
+    plain = record.model_copy(update={"connection_state": None})
+    known = _create(change.model_copy(update={"record": plain}))
+    if isinstance(known, Rejection):
+        return known
+    connected = record.effective if status != "New" else None
+    return replace(known, connection_status=status, connected_at=connected)
 
 
 def _merge(state: MasterData, change: MasterDataChange) -> MasterData | Rejection:
@@ -376,6 +408,7 @@ EVENT_TYPES: Final = {
     "E32": "MeteringPointMasterDataChanged",
     "D17": "SettlementMethodChanged",
     "D39": "ProductionObligationChanged",
+    **{code: "EnergySupplierChanged" for code in SUPPLY_PROCESSES},
 }
 
 

@@ -41,8 +41,10 @@ from schemas.process_codes import (
 )
 from schemas.process_documents import AnswerDocument, AnswerRecord, InvalidAnswer, parse_answer
 from schemas.settings import settings
+from settlement import customer_data
 from settlement import lifecycle as rules
 from settlement import processes as run
+from settlement.customer_data import CustomerItem, RecordRefused
 from settlement.lifecycle import IllegalTransition
 from settlement.masterdata import DEAD_LETTER_KEY, UnreadableItem, parse_or_park
 from storage import metering_points as letters
@@ -72,13 +74,6 @@ class AnswerOutcome:
     new_dead_letters: list[tuple[str, str, bytes, str | None]] = field(default_factory=list)
 
 
-class _Unusable(Exception):
-    def __init__(self, reason: str, detail: str) -> None:
-        super().__init__(detail)
-        self.reason = reason
-        self.detail = detail
-
-
 def answer_items(
     value: bytes | None, topic: str, partition: int, offset: int
 ) -> list[tuple[str, AnswerItem | UnreadableItem]]:
@@ -97,8 +92,9 @@ def answer_items(
     ]
 
 
-def apply_answers(conn: Conn, items: Sequence[AnswerItem]) -> AnswerOutcome:
-    """Apply a batch in one transaction (see the module docstring)."""
+def apply_answers(conn: Conn, items: Sequence[AnswerItem | CustomerItem]) -> AnswerOutcome:
+    """Apply a batch in one transaction (see the module docstring); RSM-028 customer data
+    (settlement.customer_data) goes through the same claim, savepoint and dead letters."""
     outcome = AnswerOutcome()
     with conn.transaction():
         for item in items:
@@ -108,12 +104,15 @@ def apply_answers(conn: Conn, items: Sequence[AnswerItem]) -> AnswerOutcome:
                 continue
             try:
                 with conn.transaction():
-                    _apply_record(conn, doc, rec)
-            except (_Unusable, IllegalTransition, psycopg.Error) as exc:
+                    if isinstance(item, CustomerItem):
+                        customer_data.apply_record(conn, item.document, item.record)
+                    else:
+                        _apply_record(conn, item.document, item.record)
+            except (RecordRefused, IllegalTransition, psycopg.Error) as exc:
                 if isinstance(exc, psycopg.OperationalError):
                     raise  # a lost connection: the flow retries the batch
                 reason = {
-                    _Unusable: getattr(exc, "reason", ""),
+                    RecordRefused: getattr(exc, "reason", ""),
                     IllegalTransition: "illegal_transition",
                 }.get(type(exc), "database_rejected")
                 where = f"{item.topic}[{item.partition}]@{item.offset}"
@@ -126,7 +125,7 @@ def apply_answers(conn: Conn, items: Sequence[AnswerItem]) -> AnswerOutcome:
 
 
 def _dead_letter(
-    conn: Conn, reason: str, detail: str, item: AnswerItem, outcome: AnswerOutcome
+    conn: Conn, reason: str, detail: str, item: AnswerItem | CustomerItem, outcome: AnswerOutcome
 ) -> None:
     message_id = item.document.message_id
     letter = letters.add_dead_letter(
@@ -155,7 +154,7 @@ def _ours(conn: Conn, rec: AnswerRecord) -> store.RequestRow:
         except ValueError:
             found = None
     if found is None:
-        raise _Unusable("unknown_request", f"no process request {rec.original_request_id}")
+        raise RecordRefused("unknown_request", f"no process request {rec.original_request_id}")
     store.lock_metering_point(conn, found.gsrn)
     locked = store.request(conn, found.id, lock=True)
     assert locked is not None
@@ -166,7 +165,8 @@ def _apply_record(conn: Conn, doc: AnswerDocument, rec: AnswerRecord) -> None:
     at = doc.created
     if doc.kind == "confirm":
         req = _ours(conn, rec)
-        req = run.record(conn, req, E.CONFIRMED, at, {"document": doc.message_id})
+        if not _confirmed_by_notification(conn, req):
+            req = run.record(conn, req, E.CONFIRMED, at, {"document": doc.message_id})
         store.set_correlation(conn, req.id, rec.transaction_id)
         store.set_outbound_status(conn, req.id, OutboundStatus.ACKNOWLEDGED_OK, answered_at=at)
         if rules.takes_effect_on_confirmation(ProcessType(req.type)):
@@ -182,6 +182,16 @@ def _apply_record(conn: Conn, doc: AnswerDocument, rec: AnswerRecord) -> None:
     _notification(conn, doc, rec)
 
 
+def _confirmed_by_notification(conn: Conn, req: store.RequestRow) -> bool:
+    """Whether a start-of-supply notification that overtook the confirmation (answers of one
+    request may arrive in either order) already recorded `Confirmed`: the confirmation then
+    changes no status."""
+    if req.status not in (ProcessStatus.EFFECTUATION_PENDING, ProcessStatus.COMPLETED):
+        return False
+    confirmed = [e for e in store.events(conn, req.id) if e.event_type == E.CONFIRMED]
+    return any(e.payload.get("process") is not None for e in confirmed)
+
+
 def _notification(conn: Conn, doc: AnswerDocument, rec: AnswerRecord) -> None:
     assert rec.gsrn is not None and rec.effective is not None
     ours = settings().supplier_gln
@@ -195,14 +205,16 @@ def _notification(conn: Conn, doc: AnswerDocument, rec: AnswerRecord) -> None:
                 run.record(conn, req, E.EFFECTUATION_SCHEDULED, doc.created, payload)
             return
         if doc.process_code != "D31":
-            raise _Unusable("unknown_request", f"start of supply of {rec.gsrn} matches no request")
+            raise RecordRefused(
+                "unknown_request", f"start of supply of {rec.gsrn} matches no request"
+            )
         _notified(conn, doc, rec, ProcessType.SUPPLIER_SWITCH, payload)
         return
     if doc.process_code not in STOP_OF_SUPPLY_CODES:
-        raise _Unusable("unsupported_process", f"notification process {doc.process_code}")
+        raise RecordRefused("unsupported_process", f"notification process {doc.process_code}")
     store.lock_metering_point(conn, rec.gsrn)
     if store.our_customer(conn, rec.gsrn, local_date(rec.effective)) is None:
-        raise _Unusable(
+        raise RecordRefused(
             "not_our_customer", f"stop of supply of {rec.gsrn}: we do not supply it then"
         )
     _notified(conn, doc, rec, ProcessType.FORCED_END_OF_SUPPLY, payload)

@@ -8,7 +8,8 @@
 - `record` appends one event after checking the transition; `complete` applies the process's
   effect on supply periods and contracts in the same transaction.
 - `advance` is the clock: answers overdue become TimedOut, requests whose effective date has come
-  (and, when we gain supply, whose first reading arrived) complete.
+  (and, when we gain supply, whose master data for that date and first reading arrived)
+  complete.
 """
 
 from __future__ import annotations
@@ -231,7 +232,9 @@ def complete(conn: Conn, req: store.RequestRow, at: datetime) -> store.RequestRo
         store.start_supply(conn, req, effect.start_date)
         payload = {"supply_from": str(effect.start_date), "contract": req.customer_id is not None}
     elif isinstance(effect, rules.EndSupply):
-        periods, contracts = store.end_supply(conn, req.gsrn, effect.end_date, effect.end_reason)
+        periods, contracts = store.end_supply(
+            conn, req.gsrn, effect.end_date, effect.end_reason, req.id
+        )
         payload = {"supply_to": str(effect.end_date), "periods": periods, "contracts": contracts}
     elif isinstance(effect, rules.Reverse):
         periods, contracts = store.reverse_supply(conn, effect.target)
@@ -278,11 +281,14 @@ def advance(
             kind = ProcessType(req.type)
             if kind in TARGETS:
                 continue
-            first = False
+            first = master_data = False
             if req.effective_date is not None and kind in GAINS_SUPPLY:
                 start, end = day_bounds_utc(local_date(req.effective_date))
                 first = store.reading_seen(conn, req.gsrn, start, end)
-            if not rules.due(kind, req.effective_date, now, first):
+                master_data = store.master_data_seen(
+                    conn, req.gsrn, req.effective_date, cfg.supplier_gln
+                )
+            if not rules.due(kind, req.effective_date, now, first, master_data):
                 continue
             store.lock_metering_point(conn, req.gsrn)
             if req.status == ProcessStatus.ACKNOWLEDGED:

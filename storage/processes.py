@@ -4,6 +4,8 @@ supply periods and contracts the processes create and end.
 No rule is decided here (settlement.lifecycle decides); every function runs inside the caller's
 transaction. A request's status is written only by `append_event`, with the status the caller
 folded from the events (the table's status is a projection, rebuilt by `rebuild_statuses`).
+
+Just over 400 lines on purpose: every table the lifecycle writes, in one SQL module.
 """
 
 from __future__ import annotations
@@ -181,6 +183,15 @@ def reading_seen(conn: Conn, gsrn: str, start: datetime, end: datetime) -> bool:
     return row is not None and row[0] is True
 
 
+def master_data_seen(conn: Conn, gsrn: str, at: datetime, supplier_gln: str) -> bool:
+    """Whether RSM-022 master data of the point effective at `at` naming `supplier_gln` as its
+    energy supplier has arrived."""
+    row = conn.execute(
+        "SELECT lifecycle_master_data_seen(%s, %s, %s)", (gsrn, at, supplier_gln)
+    ).fetchone()
+    return row is not None and row[0] is True
+
+
 # --- the outbox ----------------------------------------------------------------------------------
 
 
@@ -294,20 +305,35 @@ def start_supply(conn: Conn, req: RequestRow, start: date) -> None:
     )
 
 
-def end_supply(conn: Conn, gsrn: str, end: date, reason: str) -> tuple[int, int]:
-    """End the supply period and contracts running on local `end` (exclusive) of the point;
-    returns (supply periods, contracts) ended."""
+def end_supply(
+    conn: Conn, gsrn: str, end: date, reason: str, request_id: uuid.UUID
+) -> tuple[int, int]:
+    """End the supply period and contracts running on local `end` (exclusive) of the point,
+    noting `request_id` as what ended them; returns (supply periods, contracts) ended."""
     periods = conn.execute(
-        """UPDATE supply_period SET end_date = %(d)s, end_reason = %(r)s
+        """UPDATE supply_period SET end_date = %(d)s, end_reason = %(r)s, ended_by_request = %(q)s
            WHERE gsrn = %(g)s AND start_date < %(d)s AND (end_date IS NULL OR end_date > %(d)s)""",
-        {"g": gsrn, "d": end, "r": reason},
+        {"g": gsrn, "d": end, "r": reason, "q": request_id},
     ).rowcount
     contracts = conn.execute(
-        """UPDATE contract SET end_date = %(d)s
+        """UPDATE contract SET end_date = %(d)s, ended_by_request = %(q)s
            WHERE gsrn = %(g)s AND start_date < %(d)s AND (end_date IS NULL OR end_date > %(d)s)""",
-        {"g": gsrn, "d": end},
+        {"g": gsrn, "d": end, "q": request_id},
     ).rowcount
     return periods, contracts
+
+
+def supply_periods(
+    conn: Conn, gsrn: str
+) -> list[tuple[date, date | None, str | None, uuid.UUID | None, uuid.UUID | None]]:
+    """(start, end, end reason, the request that created it, the request that ended it) of the
+    point's supply periods."""
+    rows = conn.execute(
+        """SELECT start_date, end_date, end_reason, process_request_id, ended_by_request
+           FROM supply_period WHERE gsrn = %s ORDER BY start_date, id""",
+        (gsrn,),
+    ).fetchall()
+    return [(r[0], r[1], r[2], r[3], r[4]) for r in rows]
 
 
 def reverse_supply(conn: Conn, target: uuid.UUID) -> tuple[int, int]:
@@ -361,4 +387,38 @@ def record_inbound(
            WHERE inbound_message.queue_name = EXCLUDED.queue_name
              AND inbound_message.status <> 'DeadLettered'""",
         (uuid.uuid4(), message_id, message_type, topic, status, detail),
+    )
+
+
+# --- RSM-028 customer characteristics -------------------------------------------------------------
+
+
+def apply_customer_characteristics(
+    conn: Conn, customer_id: uuid.UUID, fields: dict[str, str | None], at: datetime
+) -> str:
+    """Create or update a customer from DataHub's customer data (`fields`: cpr_cvr, contact_type,
+    name, email, phone, address) through the one function the flow's role may call; returns
+    'created', 'updated', 'older' or 'other_cpr_cvr' (see migration 0014)."""
+    row = conn.execute(
+        "SELECT lifecycle_customer_characteristics(%s, %s, %s, %s, %s, %s, %s, %s)",
+        (
+            customer_id,
+            fields.get("cpr_cvr"),
+            fields.get("contact_type"),
+            fields["name"],
+            fields.get("email"),
+            fields.get("phone"),
+            fields.get("address"),
+            at,
+        ),
+    ).fetchone()
+    assert row is not None
+    return str(row[0])
+
+
+def set_customer(conn: Conn, request_id: uuid.UUID, customer_id: uuid.UUID) -> None:
+    """Name the customer of a request DataHub started (it had none)."""
+    conn.execute(
+        "UPDATE process_request SET customer_id = %s WHERE id = %s AND customer_id IS NULL",
+        (customer_id, request_id),
     )

@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
+from confluent_kafka import Consumer, TopicPartition
 
 from schemas.calendar import local_midnight_utc
+from schemas.settings import Settings
 from storage.db import Conn
 from tests.conftest import use_database
 
@@ -30,7 +34,12 @@ PRODUCT = uuid.UUID("00000000-0000-4000-9000-000000000001")
 CREATED = datetime(2026, 10, 1, 8, tzinfo=UTC)
 
 
-def portfolio(conn: Conn, *, supplied: dict[str, tuple[uuid.UUID, date]]) -> None:
+def portfolio(
+    conn: Conn,
+    *,
+    supplied: dict[str, tuple[uuid.UUID, date]],
+    points: Sequence[str] = tuple(POINTS),
+) -> None:
     """Grid area 344, the customers, one spot product, the points (E17, Connected); `supplied`
     gives the points we supply from a file: GSRN → (customer, start date)."""
     conn.execute("INSERT INTO grid_area VALUES ('344', '5790000610976', 'Net 344', 'DK2')")
@@ -42,7 +51,7 @@ def portfolio(conn: Conn, *, supplied: dict[str, tuple[uuid.UUID, date]]) -> Non
     conn.execute(
         "INSERT INTO product (id, name, energy_model) VALUES (%s, 'Spot', 'Spot')", (PRODUCT,)
     )
-    for gsrn in POINTS:
+    for gsrn in points:
         conn.execute(
             """INSERT INTO metering_point (gsrn, type, settlement_method, connection_status,
                    grid_area_code, grid_operator_gln)
@@ -143,3 +152,97 @@ def reading(conn: Conn, gsrn: str, day: date) -> None:
            VALUES (%s, %s, 'PT15M', 0.25, 'A04', 'test', 'test', now())""",
         (gsrn, local_midnight_utc(day)),
     )
+
+
+def outbound_documents(cfg: Settings) -> list[tuple[uuid.UUID, dict[str, Any]]]:
+    """(request id, document) of every message on the outbound topic, in partition order."""
+    topic = cfg.outbound_topic
+    consumer = Consumer(cfg.kafka_client_config(**{"group.id": f"count-{uuid.uuid4().hex}"}))
+    found = []
+    for partition in consumer.list_topics(topic, timeout=10).topics[topic].partitions:
+        low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=10)
+        if high <= low:
+            continue
+        consumer.assign([TopicPartition(topic, partition, low)])
+        read = 0
+        while read < high - low:
+            msg = consumer.poll(10)
+            assert msg is not None, "the outbound topic ended early"
+            if msg.error():
+                continue
+            read += 1
+            value = dict(msg.headers() or []).get("request_id")
+            assert isinstance(value, bytes)
+            found.append((uuid.UUID(value.decode()), json.loads(msg.value() or b"")))
+    consumer.close()
+    return found
+
+
+def customer_data(
+    gsrn: str,
+    effective: date,
+    *,
+    request_id: uuid.UUID | None = None,
+    number: str | None = "0212756369",
+    scheme: str = "ARR",
+    name: object = "Jan Hansen",
+    email: object = "jan@example.dk",
+    created: datetime = CREATED,
+    mrid: str | None = None,
+    process: str = "E03",
+) -> bytes:
+    """An RSM-028 customer-characteristics document (elflow's assumed shape: schemas.rsm028)
+    with the fields of DataHub's RSM-027 sample; `number` None = no CPR/CVR (BRS-044)."""
+    point: dict[str, object] = {
+        "mRID": {"codingScheme": "A10", "value": gsrn},
+        "firstCustomer_MarketParticipant.name": name,
+        "secondCustomer_MarketParticipant.name": "Gry Hansen",
+        "protectedName": False,
+        "UsagePointLocation": [
+            {"type": {"value": "D04"}, "mainAddress": {"postalCode": "9999"}},
+            {
+                "type": {"value": "D01"},
+                "mainAddress": {
+                    "streetDetail": {"name": "Vestergade", "number": "16",
+                                     "floorIdentification": "2", "suiteNumber": "10"},
+                    "townDetail": {"name": "Middelfart", "country": "DK"},
+                    "postalCode": "5500",
+                },
+                "phone1": {"ituPhone": "25361498"},
+                "electronicAddress": {"email1": email},
+            },
+        ],
+    }  # fmt: skip
+    if number is not None:
+        point["firstCustomer_MarketParticipant.mRID"] = {"codingScheme": scheme, "value": number}
+    record: dict[str, object] = {
+        "mRID": f"cust-{gsrn[-6:]}",
+        "start_DateAndOrTime.dateTime": local_midnight_utc(effective).strftime(
+            "%Y-%m-%dT%H:%M:%SZ"
+        ),
+        "MarketEvaluationPoint": point,
+    }
+    if request_id is not None:
+        record["originalTransactionIDReference_MktActivityRecord.mRID"] = str(request_id)
+    body = {
+        "mRID": mrid or f"c28-{uuid.uuid4().hex[:20]}",
+        "type": {"value": "E21"},
+        "process.processType": {"value": process},
+        "createdDateTime": created.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "sender_MarketParticipant.mRID": {"codingScheme": "A10", "value": DATAHUB_GLN},
+        "MktActivityRecord": [record],
+    }
+    return json.dumps({"CharacteristicsOfACustomerAtAnAP_MarketDocument": body}).encode()
+
+
+def supply_master_data(conn: Conn, gsrn: str, day: date, *, process: str = "E03") -> None:
+    """DataHub's RSM-022 to the new supplier (us) effective at local midnight of `day`, applied
+    by the master-data code (the completion trigger's master data)."""
+    from settlement.masterdata import apply_batch, message_items
+    from tests.masterdata_docs import rsm022
+
+    start = local_midnight_utc(day)
+    raw = rsm022(process, gsrn, start, mrid=f"md-{gsrn[-6:]}-{day}", grid_area="344",
+                 supply_start=start.strftime("%Y-%m-%dT%H:%M:%SZ"))  # fmt: skip
+    outcome = apply_batch(conn, [i for _k, i in message_items(raw, "t", 0, 0)], topic="t")
+    assert outcome.applied == 1, outcome

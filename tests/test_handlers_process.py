@@ -90,3 +90,22 @@ def test_unknown_request_is_one_line(db: str) -> None:
     missing = uuid.uuid4()
     with pytest.raises(BadProcessArgument, match=f"no process request {missing}"):
         process_show(argparse.Namespace(request=str(missing)))
+
+
+def test_back_dated_move_in_from_the_command_line(
+    db: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Customer service registers a move-in that happened last week (BRS-009 allows 16 days
+    back); 17 days back is refused in one line naming the local date."""
+    with connect(db, autocommit=True) as conn:
+        portfolio(conn, supplied={})
+    today = local_date(datetime.now(UTC))
+    ten_days_ago, too_early = today - timedelta(days=10), today - timedelta(days=17)
+    assert process_start(_start(type="move-in", effective=str(ten_days_ago))) == 0
+    assert "MoveIn" in capsys.readouterr().out
+    with pytest.raises(run.ProcessRefused, match=f"move-in date {too_early} is not within 16"):
+        process_start(_start(type="move-in", gsrn=POINTS[1], effective=str(too_early)))
+    with connect(db, autocommit=True) as conn:
+        (only,) = store.requests(conn)
+    assert only.type == "MoveIn" and only.effective_date is not None
+    assert local_date(only.effective_date) == ten_days_ago

@@ -401,17 +401,21 @@ def test_a_valid_switch_passes_every_rule_of_its_type() -> None:
 
 
 @pytest.mark.parametrize(
-    ("kind", "effective", "now", "first_reading", "due"),
+    ("kind", "effective", "now", "first_reading", "master_data", "due"),
     [
-        (T.SUPPLIER_SWITCH, date(2026, 11, 1), date(2026, 11, 2), True, True),
-        (T.SUPPLIER_SWITCH, date(2026, 11, 1), date(2026, 11, 2), False, False),
-        (T.SUPPLIER_SWITCH, date(2026, 11, 1), date(2026, 10, 31), True, False),
-        (T.END_OF_SUPPLY, date(2026, 11, 1), date(2026, 11, 1), False, True),
-        (T.MOVE_OUT, date(2026, 11, 1), date(2026, 10, 31), False, False),
+        (T.SUPPLIER_SWITCH, date(2026, 11, 1), date(2026, 11, 2), True, True, True),
+        (T.SUPPLIER_SWITCH, date(2026, 11, 1), date(2026, 11, 2), False, True, False),
+        (T.SUPPLIER_SWITCH, date(2026, 11, 1), date(2026, 11, 2), True, False, False),
+        (T.MOVE_IN, date(2026, 11, 1), date(2026, 11, 1), True, True, True),
+        (T.MOVE_IN, date(2026, 11, 1), date(2026, 11, 1), False, False, False),
+        (T.SUPPLIER_SWITCH, date(2026, 11, 1), date(2026, 10, 31), True, True, False),
+        (T.END_OF_SUPPLY, date(2026, 11, 1), date(2026, 11, 1), False, False, True),
+        (T.MOVE_OUT, date(2026, 11, 1), date(2026, 10, 31), False, False, False),
     ],
 )
-def test_completion_waits_for_the_date_and_the_first_reading(
-    kind: ProcessType, effective: date, now: date, first_reading: bool, due: bool
+def test_completion_waits_for_the_date_the_master_data_and_the_first_reading(
+    kind: ProcessType, effective: date, now: date, first_reading: bool, master_data: bool, due: bool
 ) -> None:
     moment = local_midnight_utc(now)
-    assert rules.due(kind, local_midnight_utc(effective), moment, first_reading) is due
+    assert rules.due(kind, local_midnight_utc(effective), moment, first_reading,
+                     master_data) is due  # fmt: skip

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -145,3 +146,28 @@ def test_an_earlier_record_that_would_break_an_applied_one_waits() -> None:
     admission = admit(history, [early])
     assert admission.admitted == []
     assert admission.rejected[early.key].code == "D16"
+
+
+@pytest.mark.parametrize(
+    ("process", "state", "expected"),
+    [
+        ("E03", "E22", "Connected"),  # switch
+        ("D30", "E22", "Connected"),  # short-notice switch
+        ("E65", "E23", "Disconnected"),  # move-in to a disconnected point
+        ("D31", "D03", "New"),  # BRS-044 forced transfer
+        ("E03", "D02", "D16"),  # a closed-down point has no new supplier
+        ("E32", "E22", "E10"),  # plain master data still needs a known point
+    ],
+)
+def test_supply_master_data_is_the_first_master_data_of_a_point_new_to_us(
+    process: str, state: str, expected: str
+) -> None:
+    assert _statuses(fold([change(process, 6, "first", state=state)])) == [expected]
+
+
+def test_supply_master_data_of_a_known_point_is_a_master_data_change() -> None:
+    switch = change("E03", 14, "switch", grid_area="344")
+    steps = fold([*LIFE[:3], switch])
+    assert _statuses(steps)[-1] == "Connected"
+    before, after = steps[-2].outcome, steps[-1].outcome
+    assert isinstance(before, MasterData) and after == replace(before, grid_area="344")

@@ -4,7 +4,6 @@ master-data Bytewax flow (with dead letters for what cannot apply, and redeliver
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 import time
@@ -16,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from confluent_kafka import Consumer, TopicPartition
 
 from flows import masterdata
 from flows.process_relay import relay
@@ -36,6 +34,7 @@ from tests.process_docs import (
     answer,
     isolated_topics,
     notification,
+    outbound_documents,
     portfolio,
 )
 
@@ -51,29 +50,6 @@ def cfg(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, db: str) -> Iterator[Se
     with connect(db, autocommit=True) as conn:
         portfolio(conn, supplied={POINTS[4]: (CUSTOMERS[4], date(2026, 1, 1))})
     yield settings()
-
-
-def _on_topic(cfg: Settings) -> list[tuple[uuid.UUID, dict[str, Any]]]:
-    topic = cfg.outbound_topic
-    consumer = Consumer(cfg.kafka_client_config(**{"group.id": f"count-{uuid.uuid4().hex}"}))
-    found = []
-    for partition in consumer.list_topics(topic, timeout=10).topics[topic].partitions:
-        low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=10)
-        if high <= low:
-            continue
-        consumer.assign([TopicPartition(topic, partition, low)])
-        read = 0
-        while read < high - low:
-            msg = consumer.poll(10)
-            assert msg is not None, "the outbound topic ended early"
-            if msg.error():
-                continue
-            read += 1
-            value = dict(msg.headers() or []).get("request_id")
-            assert isinstance(value, bytes)
-            found.append((uuid.UUID(value.decode()), json.loads(msg.value() or b"")))
-    consumer.close()
-    return found
 
 
 def _switch(conn: Conn, gsrn: str, day: date) -> uuid.UUID:
@@ -114,7 +90,7 @@ def test_kill_9_of_the_relay_publishes_every_request_exactly_once(
         proc.wait(timeout=30)
     assert relay(settings(), until_empty=True, batch=10) >= 0
     assert kills >= 2
-    published = Counter(request_id for request_id, _doc in _on_topic(cfg))
+    published = Counter(request_id for request_id, _doc in outbound_documents(cfg))
     assert set(published) == expected
     assert max(published.values()) == 1, "a request document was published twice"
     with connect(db) as conn:
@@ -145,7 +121,7 @@ def test_answers_move_requests_on_through_the_broker_and_the_flow(
         refused = _switch(conn, POINTS[1], date(2026, 10, 15))
         waiting = _switch(conn, POINTS[2], date(2026, 10, 15))
     assert relay(settings(), until_empty=True) == 3
-    documents = dict(_on_topic(cfg))
+    documents = dict(outbound_documents(cfg))
     assert set(documents) == {accepted, refused, waiting}
     body = documents[accepted]["RequestChangeOfSupplier_MarketDocument"]
     assert body["MktActivityRecord"][0]["marketEvaluationPoint.mRID"]["value"] == POINTS[0]
@@ -176,3 +152,17 @@ def test_answers_move_requests_on_through_the_broker_and_the_flow(
     _run_flow(tmp_path)
     with connect(db) as conn:
         assert _state(conn) == first
+
+
+def test_the_relay_runs_twice_in_one_process(cfg: Settings, db: str) -> None:
+    """A second relay in the same process reads the tail of a topic whose partition holds one
+    message at offset 0 (the recovery used to take offset 0 for "nothing read yet")."""
+    with connect(db, autocommit=True) as conn:
+        first = _switch(conn, POINTS[0], date(2026, 10, 15))
+    assert relay(settings(), until_empty=True) == 1
+    with connect(db, autocommit=True) as conn:
+        second = _switch(conn, POINTS[1], date(2026, 10, 16))
+    assert relay(settings(), until_empty=True) == 1
+    assert relay(settings(), until_empty=True) == 0
+    published = Counter(request_id for request_id, _doc in outbound_documents(cfg))
+    assert published == Counter({first: 1, second: 1})

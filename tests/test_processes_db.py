@@ -30,6 +30,7 @@ from tests.process_docs import (
     notification,
     portfolio,
     reading,
+    supply_master_data,
 )
 
 pytestmark = pytest.mark.services
@@ -129,7 +130,9 @@ def test_an_illegal_transition_is_refused_and_appends_nothing(conn: Conn) -> Non
         conn.execute("DELETE FROM process_event")
 
 
-def test_switch_confirmed_then_completed_by_its_first_reading_creates_supply(conn: Conn) -> None:
+def test_switch_confirmed_then_completed_by_master_data_and_first_reading_creates_supply(
+    conn: Conn,
+) -> None:
     request_id = _switch(conn)
     _sent(conn, request_id)
     assert _apply(conn, answer(request_id, accept=True)) == (1, [])
@@ -141,6 +144,7 @@ def test_switch_confirmed_then_completed_by_its_first_reading_creates_supply(con
     later = local_midnight_utc(date(2026, 10, 16))
     assert run.advance(conn, now=later) == run.AdvanceReport(0, 0)  # no reading yet
     reading(conn, POINTS[0], date(2026, 10, 15))
+    supply_master_data(conn, POINTS[0], date(2026, 10, 15))
     assert run.advance(conn, now=later) == run.AdvanceReport(0, 1)
     assert _status(conn, request_id) == ProcessStatus.COMPLETED
     rows = conn.execute(
@@ -237,6 +241,7 @@ def test_an_incorrect_switch_reverses_the_supply_it_created(conn: Conn) -> None:
     _sent(conn, switch)
     _apply(conn, answer(switch, accept=True))
     reading(conn, POINTS[0], date(2026, 10, 15))
+    supply_master_data(conn, POINTS[0], date(2026, 10, 15))
     run.advance(conn, now=local_midnight_utc(date(2026, 10, 16)))
     fix = run.start(conn, StartRequest(T.INCORRECT_SWITCH, POINTS[0], target=switch),
                     now=NOW + timedelta(days=20))  # fmt: skip
@@ -268,3 +273,72 @@ def test_every_status_is_rebuilt_from_the_events_alone(conn: Conn) -> None:
     assert run.rebuild(conn) == len(store.requests(conn)) == 4
     statuses = {r.id: r.status for r in store.requests(conn)}
     assert sorted(statuses.values()) == ["Cancelled", "Cancelled", "Completed", "Completed"]
+
+
+def test_a_confirmation_overtaken_by_the_start_of_supply_changes_nothing(conn: Conn) -> None:
+    """Answers of one request arrive in either order: the notification implies the
+    confirmation, which then only marks the outbound request answered."""
+    request_id = _switch(conn)
+    _sent(conn, request_id)
+    start = notification(POINTS[0], date(2026, 10, 15), "E03", request_id=request_id)
+    assert _apply(conn, start) == (1, [])
+    assert _apply(conn, answer(request_id, accept=True)) == (1, [])
+    kinds = [e.event_type for e in store.events(conn, request_id)]
+    assert kinds == ["Requested", "SentToDataHub", "Confirmed", "EffectuationScheduled"]
+    assert {r[0]: r[1] for r in store.outbound_rows(conn)}[request_id] == "AcknowledgedOk"
+    late_reject = answer(request_id, accept=False, reasons=(("E16", "x"),))
+    assert _apply(conn, late_reject) == (0, ["illegal_transition"])
+
+
+@pytest.mark.parametrize("master_data_first", [True, False])
+def test_a_gain_completes_only_when_master_data_and_first_reading_have_both_arrived(
+    conn: Conn, master_data_first: bool
+) -> None:
+    """The diagram's trigger, in both orders of arrival; the date alone is not enough."""
+    day = date(2026, 10, 15)
+    move_in = StartRequest(T.MOVE_IN, POINTS[0], local_midnight_utc(day), CUSTOMERS[0], PRODUCT)
+    request_id = run.start(conn, move_in, now=NOW)
+    _sent(conn, request_id)
+    _apply(conn, answer(request_id, accept=True))
+    later = local_midnight_utc(day + timedelta(days=1))
+    arrivals = [
+        lambda: supply_master_data(conn, POINTS[0], day, process="E65"),
+        lambda: reading(conn, POINTS[0], day),
+    ]
+    if not master_data_first:
+        arrivals.reverse()
+    assert run.advance(conn, now=later).completed == 0  # the date alone
+    arrivals[0]()
+    assert run.advance(conn, now=later).completed == 0  # one of the two
+    assert _status(conn, request_id) == ProcessStatus.ACKNOWLEDGED
+    arrivals[1]()
+    assert run.advance(conn, now=local_midnight_utc(day) - timedelta(hours=1)).completed == 0
+    assert run.advance(conn, now=later).completed == 1
+    assert _status(conn, request_id) == ProcessStatus.COMPLETED
+    assert conn.execute(
+        "SELECT start_date FROM supply_period WHERE process_request_id = %s", (request_id,)
+    ).fetchall() == [(day,)]
+
+
+def test_master_data_naming_another_supplier_or_another_date_does_not_complete(
+    conn: Conn,
+) -> None:
+    from settlement.masterdata import apply_batch, message_items
+    from tests.masterdata_docs import rsm022
+
+    request_id = _switch(conn)
+    _sent(conn, request_id)
+    _apply(conn, answer(request_id, accept=True))
+    reading(conn, POINTS[0], date(2026, 10, 15))
+    day_before = local_midnight_utc(date(2026, 10, 14))
+    early = rsm022("E03", POINTS[0], day_before, mrid="md-early", grid_area="344")
+    on_day = rsm022(
+        "E32", POINTS[0], local_midnight_utc(date(2026, 10, 15)), mrid="md-other", grid_area="344"
+    ).replace(
+        b">5799999933318</cim:energySupplier", f">{OTHER_SUPPLIER}</cim:energySupplier".encode()
+    )
+    for raw in (early, on_day):
+        outcome = apply_batch(conn, [i for _k, i in message_items(raw, "t", 0, 0)], topic="t")
+        assert outcome.applied == 1
+    assert run.advance(conn, now=local_midnight_utc(date(2026, 10, 16))).completed == 0
+    assert _status(conn, request_id) == ProcessStatus.ACKNOWLEDGED

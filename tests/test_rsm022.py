@@ -110,7 +110,7 @@ def test_hostile_or_foreign_bytes_are_refused_with_a_parse_code(raw: bytes, reas
     ("old", "new", "reason"),
     [
         (b"<cim:type>E07</cim:type>", b"<cim:type>E66</cim:type>", "wrong_document_type"),
-        (b">D15</cim:process", b">E03</cim:process", "unsupported_process"),
+        (b">D15</cim:process", b">E20</cim:process", "unsupported_process"),
         (b">E23</cim:connectionState>", b">X99</cim:connectionState>", "schema_violation"),
         (b">2021-12-17T23:00:00Z<", b">2021-12-17 23:00<", "schema_violation"),
         (b">031</cim:meteringGridArea", b">31</cim:meteringGridArea", "schema_violation"),

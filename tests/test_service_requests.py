@@ -20,8 +20,15 @@ from settlement.processes import ProcessRefused
 from settlement.service_requests import ServiceRequest, request
 from storage import processes as store
 from storage.db import Conn, connect
-from tests.process_docs import CUSTOMERS, POINTS, answer, isolated_topics, portfolio
-from tests.test_process_flow import _on_topic, _run_flow
+from tests.process_docs import (
+    CUSTOMERS,
+    POINTS,
+    answer,
+    isolated_topics,
+    outbound_documents,
+    portfolio,
+)
+from tests.test_process_flow import _run_flow
 
 pytestmark = pytest.mark.services
 
@@ -101,7 +108,7 @@ def test_request_relay_answers_and_timeout_through_the_broker_and_the_flow(
         rejected = request(conn, ServiceRequest(POINTS[1], "reconnect", DAY), now=NOW)
         unanswered = request(conn, ServiceRequest(POINTS[3], "non-profiled", DAY), now=NOW)
     assert relay(settings(), until_empty=True) == 3
-    published = _on_topic(cfg)
+    published = outbound_documents(cfg)
     assert sorted(r for r, _ in published) == sorted([confirmed, rejected, unanswered])
     documents = dict(published)
     body = documents[rejected]["RequestService_MarketDocument"]

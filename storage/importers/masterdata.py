@@ -1,6 +1,10 @@
 """Master data rows → their tables, upserted by Id (Gsrn for metering points, Code for grid
 areas). A row pointing at a grid area, customer, product, metering point or contract that is
-not stored is refused in words before the database would refuse it."""
+not stored is refused in words before the database would refuse it.
+
+A supply period or contract that a completed process request ended (`ended_by_request`: an end
+of supply, a move-out, a lost customer) keeps that end when its file is loaded again: DataHub's
+process is newer than the migration file, and the file's row is otherwise written as usual."""
 
 from __future__ import annotations
 
@@ -89,42 +93,44 @@ def write_metering_point(conn: Conn, row: MeteringPointRow, known: Known) -> Out
     )
 
 
+def _kept_end(conn: Conn, table: str, values: dict[str, object]) -> dict[str, object]:
+    """`values` with the stored end columns instead of the file's when a process ended the row."""
+    ends = ("end_date", "end_reason") if table == "supply_period" else ("end_date",)
+    stored = conn.execute(
+        f"SELECT {', '.join(ends)} FROM {table} WHERE id = %s AND ended_by_request IS NOT NULL",
+        (values["id"],),
+    ).fetchone()
+    return values if stored is None else {**values, **dict(zip(ends, stored, strict=True))}
+
+
 def write_supply_period(conn: Conn, row: SupplyPeriodRow, known: Known) -> Outcome:
     known.require("metering_point", "gsrn", row.gsrn, "Gsrn", "metering_points")
-    return upsert(
-        conn,
-        "supply_period",
-        ("id",),
-        {
-            "id": row.id,
-            "gsrn": row.gsrn,
-            "start_date": row.start_date,
-            "end_date": row.end_date,
-            "end_reason": None if row.end_reason is None else row.end_reason.value,
-        },
-    )
+    values: dict[str, object] = {
+        "id": row.id,
+        "gsrn": row.gsrn,
+        "start_date": row.start_date,
+        "end_date": row.end_date,
+        "end_reason": None if row.end_reason is None else row.end_reason.value,
+    }
+    return upsert(conn, "supply_period", ("id",), _kept_end(conn, "supply_period", values))
 
 
 def write_contract(conn: Conn, row: ContractRow, known: Known) -> Outcome:
     known.require("customer", "id", row.customer_id, "CustomerId", "customers")
     known.require("metering_point", "gsrn", row.gsrn, "Gsrn", "metering_points")
     known.require("product", "id", row.product_id, "ProductId", "products")
-    return upsert(
-        conn,
-        "contract",
-        ("id",),
-        {
-            "id": row.id,
-            "customer_id": row.customer_id,
-            "gsrn": row.gsrn,
-            "product_id": row.product_id,
-            "billing_frequency": row.billing_frequency.value,
-            "payment_model": row.payment_model.value,
-            "payment_term_days": row.payment_term_days,
-            "start_date": row.start_date,
-            "end_date": row.end_date,
-        },
-    )
+    values: dict[str, object] = {
+        "id": row.id,
+        "customer_id": row.customer_id,
+        "gsrn": row.gsrn,
+        "product_id": row.product_id,
+        "billing_frequency": row.billing_frequency.value,
+        "payment_model": row.payment_model.value,
+        "payment_term_days": row.payment_term_days,
+        "start_date": row.start_date,
+        "end_date": row.end_date,
+    }
+    return upsert(conn, "contract", ("id",), _kept_end(conn, "contract", values))
 
 
 def write_aconto_payment(conn: Conn, row: AcontoPaymentRow, known: Known) -> Outcome:
