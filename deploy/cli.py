@@ -322,6 +322,36 @@ def _demo(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     )
 
 
+def _datahub(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    datahub = _group(sub, "datahub", "the DataHub B2B connector (issue 11)")
+    pull = _command(
+        datahub,
+        "pull",
+        "peek DataHub's queues → Kafka, dequeue when acknowledged",
+        "handlers_datahub:pull",
+    )
+    pull.add_argument("--until-empty", action="store_true", help="stop when every queue is empty")
+    send = _command(
+        datahub,
+        "send",
+        "outbound requests (Kafka) → DataHub's request endpoints",
+        "handlers_datahub:send",
+    )
+    send.add_argument("--until-empty", action="store_true", help="stop at the end of the topic")
+    fake = _command(datahub, "fake", "serve a fake DataHub on loopback", "handlers_datahub:fake")
+    fake.add_argument("--port", type=int, default=18765)
+    fake.add_argument("--client-id", default="elflow-local")
+    fake.add_argument("--actor", default=None, help="our GLN (default: ELFLOW_SUPPLIER_GLN)")
+    bench = _command(
+        datahub,
+        "bench",
+        "the connector against the fake: docs/s and readings/s",
+        "handlers_datahub:bench",
+    )
+    bench.add_argument("--documents", type=_positive, default=10_000)
+    bench.add_argument("--series-per-document", type=_positive, default=1, help="bundle size")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="elflow",
@@ -335,6 +365,7 @@ def build_parser() -> argparse.ArgumentParser:
     _service(sub)
     _finance(sub)
     _demo(sub)
+    _datahub(sub)
     return parser
 
 

@@ -9,10 +9,11 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from deploy.demo_data import DEMO_GRID_AREAS, write_demo_files
+from deploy.demo_datahub import feed_through_datahub
 from deploy.demo_masterdata import apply_demo_master_data
 from deploy.demo_processes import print_process_invoices, run_demo_processes
 from flows.feed import DEFAULT_GRID_AREAS, FeedSpec
-from flows.publisher import describe_kinds, publish_feed
+from flows.publisher import describe_kinds
 from flows.runner import start_flow
 from schemas.calendar import BillingPeriod
 from schemas.errors import ElflowError
@@ -38,9 +39,13 @@ def load_reference_data(conn: Conn, spec: FeedSpec, directory: Path) -> None:
 
 
 def ingest_until_caught_up(cfg: Settings, spec: FeedSpec, processes: int = 1) -> tuple[int, float]:
-    """Publish the feed and run the flow until the end of the topic; returns (documents, s)."""
-    published, kinds = publish_feed(cfg, cfg.readings_topic, spec)
-    print(f"published {published} documents to {cfg.readings_topic} ({describe_kinds(kinds)})")
+    """Feed the documents through the fake DataHub and the connector (DataHub → connector →
+    Kafka), then run the flow until the end of the topic; returns (documents, s)."""
+    published, kinds, pulled = feed_through_datahub(cfg, spec)
+    print(
+        f"fake DataHub → elflow datahub pull → {cfg.readings_topic}: {published} documents in "
+        f"{pulled:.1f} s ({describe_kinds(kinds)})"
+    )
     started = time.perf_counter()
     procs = start_flow(cfg, processes=processes, until_end=True)
     codes = [p.wait() for p in procs]

@@ -9,7 +9,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from schemas.errors import ElflowError
@@ -43,6 +43,7 @@ class Settings(BaseSettings):
     ingest_database_url: str | None = None
     finance_database_url: str | None = None
     loader_database_url: str | None = None
+    datahub_database_url: str | None = None
     # A superuser: `elflow db roles` and the scratch databases of tests and benchmarks.
     admin_database_url: str = f"postgresql://postgres@127.0.0.1:{LOCAL_PG_PORT}/postgres"
     kafka_bootstrap: str = f"127.0.0.1:{LOCAL_KAFKA_PORT}"
@@ -86,12 +87,40 @@ class Settings(BaseSettings):
     # An outbound request with no answer after this long is TimedOut (`process list --stuck`).
     process_answer_timeout_hours: float = Field(default=24.0, gt=0, le=24 * 90)
 
+    # The DataHub B2B connector (issue 11, flows.datahub): `elflow datahub pull|send`. Defaults
+    # point at the local fake (`elflow datahub fake`); production: https://prod.b2b.datahub3.dk
+    # and Entra ID's token endpoint. The secret comes from _SECRET or, better, _SECRET_FILE.
+    datahub_base_url: str = Field(default="http://127.0.0.1:18765", pattern=r"^https?://[^\s/]+")
+    datahub_token_url: str | None = Field(default=None, pattern=r"^https?://[^\s/]+/\S*$")
+    datahub_client_id: str = Field(default="elflow-local", min_length=1, max_length=200)
+    datahub_client_secret: SecretStr | None = None
+    datahub_client_secret_file: Path | None = None
+    datahub_scope: str = Field(default="", max_length=500)
+    datahub_categories: str = "MeasureData,Aggregations"  # comma-separated
+    datahub_format: str = Field(default="json", pattern=r"^(json|xml|ebix)$")
+    datahub_poll_seconds: float = Field(default=5.0, gt=0, le=3600)
+    datahub_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
+    datahub_token_margin_seconds: float = Field(default=300.0, ge=0, le=3000)
+    # A document larger than this is not sent to Kafka: it is stored as a dead letter (reason
+    # too_large) and dequeued. Keep it at or below the broker's message.max.bytes.
+    datahub_max_message_bytes: int = Field(default=1_000_000, ge=4096)
+    datahub_metrics_port: int = Field(default=9474, ge=0, le=65535)
+    # Our outbound document (root name) → the request endpoint. Which endpoint DataHub 3 offers
+    # for a change of supplier or a service request is not confirmed (B2B_API.md §1, [U]).
+    datahub_request_paths: dict[str, str] = Field(
+        default_factory=lambda: {
+            "RequestChangeOfSupplier_MarketDocument": "/v1.0/cim/requestchangeofsupplier",
+            "RequestService_MarketDocument": "/v1.0/cim/requestservice",
+        }
+    )
+
     @field_validator(
         "database_url",
         "migrate_database_url",
         "ingest_database_url",
         "finance_database_url",
         "loader_database_url",
+        "datahub_database_url",
         "admin_database_url",
     )
     @classmethod
@@ -111,6 +140,18 @@ class Settings(BaseSettings):
             raise ValueError("must be a JSON object of librdkafka settings")
         return {str(k): str(v) for k, v in value.items()}
 
+    @field_validator("datahub_categories", mode="before")
+    @classmethod
+    def _categories(cls, value: Any) -> Any:
+        names = [part.strip() for part in str(value).split(",") if part.strip()]
+        known = ("MeasureData", "Aggregations", "TimeSeries", "MasterData")
+        for name in names:
+            if name not in known:
+                raise ValueError(f"unknown category {name!r} (known: {', '.join(known)})")
+        if not names or len(set(names)) != len(names):
+            raise ValueError("name each category once, at least one")
+        return ",".join(names)
+
     @field_validator("bands")
     @classmethod
     def _every_hour_one_band(
@@ -126,6 +167,9 @@ class Settings(BaseSettings):
 
     def __str__(self) -> str:
         return redact(super().__str__())
+
+    def datahub_category_list(self) -> list[str]:
+        return self.datahub_categories.split(",")
 
     def kafka_client_config(self, **extra: str) -> dict[str, str | int | float | bool]:
         """librdkafka settings for any client: bootstrap plus the pass-through settings."""

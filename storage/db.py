@@ -7,6 +7,7 @@
 | finance | elflow_finance | ELFLOW_FINANCE_DATABASE_URL |
 | loader | elflow_loader | ELFLOW_LOADER_DATABASE_URL |
 | grafana | elflow_grafana | (Grafana's data source; tests only) |
+| datahub | elflow_datahub | ELFLOW_DATAHUB_DATABASE_URL |
 | admin | a superuser | ELFLOW_ADMIN_DATABASE_URL |
 
 The roles are created by `elflow db roles` (storage.roles).
@@ -26,7 +27,7 @@ from schemas.settings import ConfigError, settings
 # A connection whose rows are plain tuples.
 Conn = psycopg.Connection[tuple[Any, ...]]
 
-Job = Literal["migrate", "ingest", "finance", "loader", "grafana", "admin"]
+Job = Literal["migrate", "ingest", "finance", "loader", "grafana", "datahub", "admin"]
 
 OWNER_ROLE = "elflow"
 ROLE_OF_JOB: dict[Job, str] = {
@@ -35,6 +36,7 @@ ROLE_OF_JOB: dict[Job, str] = {
     "finance": "elflow_finance",
     "loader": "elflow_loader",
     "grafana": "elflow_grafana",
+    "datahub": "elflow_datahub",
 }
 
 

@@ -8,6 +8,7 @@ never by migrations. Migrations (run as the owner) grant each role its table pri
 | elflow_finance | read readings, summaries and reference data; refresh summaries; write runs, lines, aconto settlements, billing periods, invoices |
 | elflow_loader | write reference and master data (prices, tariffs, customers, contracts ...) |
 | elflow_grafana | call the read-only dashboard functions in schema `grafana`, nothing else |
+| elflow_datahub | the DataHub connector: dead-letter a too-large document; record DataHub's answer to a request |
 
 No role has SUPERUSER, CREATEDB, CREATEROLE, REPLICATION, BYPASSRLS or membership in another
 role (this command revokes any). In each elflow database the administrator also revokes from
@@ -23,13 +24,14 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from storage.db import OWNER_ROLE, Conn, connect
 
-INGEST, FINANCE, LOADER, GRAFANA = (
+INGEST, FINANCE, LOADER, GRAFANA, DATAHUB = (
     "elflow_ingest",
     "elflow_finance",
     "elflow_loader",
     "elflow_grafana",
+    "elflow_datahub",
 )
-APP_ROLES = (INGEST, FINANCE, LOADER, GRAFANA)
+APP_ROLES = (INGEST, FINANCE, LOADER, GRAFANA, DATAHUB)
 ALL_ROLES = (OWNER_ROLE, *APP_ROLES)
 
 # Grafana's sessions: this timeout is set on the role, and the functions of schema `grafana`

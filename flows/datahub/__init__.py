@@ -1,0 +1,1 @@
+"""The DataHub 3 B2B connector: `pull` (queues → Kafka), `send` (requests → DataHub)."""
