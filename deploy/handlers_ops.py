@@ -57,6 +57,14 @@ def bench_ingest(args: argparse.Namespace) -> int:
     return 0
 
 
+def bench_store(args: argparse.Namespace) -> int:
+    from deploy.bench.store import bench_store as run
+    from deploy.bench.store import print_store
+
+    print_store(args.metering_points, args.days, run(args.metering_points, args.days, args.start))
+    return 0
+
+
 def bench_settle(args: argparse.Namespace) -> int:
     from deploy.bench.settle import BenchSpec, run_bench
 
