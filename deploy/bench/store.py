@@ -64,7 +64,7 @@ CREATE INDEX ON bench_block (metering_point, start_ts)
 
 _ROWS = """
 INSERT INTO bench_row ("timestamp", metering_point, quantity_wh, txn, quality)
-SELECT t.day + k * interval '15 minutes', 5713131 * 10^11::bigint + t.point,
+SELECT t.day + k * interval '15 minutes', 571313100000000000::bigint + t.point,
        (t.point * 37 + k) %% 2000, t.id, CASE WHEN k %% 50 = 0 THEN 3 ELSE 4 END
 FROM bench_txn t CROSS JOIN generate_series(0, 95) k
 WHERE t.point BETWEEN %(first)s AND %(last)s
@@ -72,7 +72,7 @@ WHERE t.point BETWEEN %(first)s AND %(last)s
 
 _BLOCKS = """
 INSERT INTO bench_block (start_ts, metering_point, txn, quantity_wh, quality)
-SELECT t.day, 5713131 * 10^11::bigint + t.point, t.id,
+SELECT t.day, 571313100000000000::bigint + t.point, t.id,
        array_agg((t.point * 37 + k) %% 2000 ORDER BY k),
        string_agg(CASE WHEN k %% 50 = 0 THEN '\\x03' ELSE '\\x04' END::bytea, ''::bytea ORDER BY k)
 FROM bench_txn t CROSS JOIN generate_series(0, 95) k
@@ -90,6 +90,8 @@ class StoreFigures:
     bytes_blocks: int
     bytes_transactions: int
     seconds: float
+    # (one metering point's readings, every reading) read back and summed: ms per layout
+    read_ms: dict[str, tuple[float, float]]
 
 
 def bench_store(points: int, days: int, start: date) -> StoreFigures:
@@ -108,6 +110,10 @@ def bench_store(points: int, days: int, start: date) -> StoreFigures:
                 conn.execute(insert, span)
         conn.execute("VACUUM ANALYZE")
         readings = _one(conn, "SELECT count(*) FROM metering_data")
+        read_ms = {
+            name: (_ms(conn, sql + where, {"point": points // 2}), _ms(conn, sql, {}))
+            for name, (sql, where) in _READS.items()
+        }
         return StoreFigures(
             readings=readings,
             transactions=_one(conn, "SELECT count(*) FROM bench_txn"),
@@ -116,7 +122,33 @@ def bench_store(points: int, days: int, start: date) -> StoreFigures:
             bytes_blocks=_one(conn, "SELECT hypertable_size('bench_block')"),
             bytes_transactions=_one(conn, "SELECT pg_total_relation_size('bench_txn')"),
             seconds=time.perf_counter() - started,
+            read_ms=read_ms,
         )
+
+
+# Each layout's readings summed: all of them, and (with the WHERE part) one metering point's.
+_READS = {
+    "today": (
+        "SELECT count(*), sum(quantity_kwh) FROM metering_data",
+        " WHERE metering_point_id = '5713131' || lpad(%(point)s::text, 11, '0')",
+    ),
+    "rows": (
+        "SELECT count(*), sum(quantity_wh) FROM bench_row",
+        " WHERE metering_point = 571313100000000000::bigint + %(point)s",
+    ),
+    "blocks": (
+        "SELECT count(*), sum(q) FROM bench_block, unnest(quantity_wh) q",
+        " WHERE metering_point = 571313100000000000::bigint + %(point)s",
+    ),
+}
+
+
+def _ms(conn: Conn, sql: str, params: dict[str, int]) -> float:
+    """The second of two runs (the first warms the cache and the plan)."""
+    conn.execute(sql, params).fetchall()
+    started = time.perf_counter()
+    conn.execute(sql, params).fetchall()
+    return (time.perf_counter() - started) * 1000
 
 
 def _one(conn: Conn, sql: str) -> int:
@@ -139,4 +171,10 @@ def print_store(points: int, days: int, figures: StoreFigures) -> None:
     print(
         f"  day blocks (int8[] Wh, quality bytes): {figures.bytes_blocks / n:6.1f} bytes/reading "
         f"+ {per_txn:.1f} for the transaction table = {(figures.bytes_blocks / n + per_txn):.1f}"
+    )
+    print(
+        "  read and sum, one metering point / every reading (ms): "
+        + ", ".join(
+            f"{name} {one:.1f} / {every:.0f}" for name, (one, every) in figures.read_ms.items()
+        )
     )
