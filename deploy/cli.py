@@ -121,6 +121,12 @@ def _ops(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     ingest.add_argument("--days", type=_positive, default=7)
     ingest.add_argument("--start", type=_day, default=date(2026, 10, 1))
     ingest.add_argument("--processes", type=_positive, default=1)
+    store = _command(
+        bench, "store", "bytes per reading of slimmer layouts", "handlers_ops:bench_store"
+    )
+    store.add_argument("--metering-points", type=_positive, default=1000)
+    store.add_argument("--days", type=_positive, default=14)
+    store.add_argument("--start", type=_day, default=date(2026, 10, 1))
     settle = _command(
         bench, "settle", "a settlement run against a plain scan", "handlers_ops:bench_settle"
     )

@@ -13,6 +13,8 @@ STACK_SCRIPT = Path(__file__).with_name("stack.sh")
 
 
 def db_migrate(args: argparse.Namespace) -> int:
+    from schemas.settings import settings
+    from storage.compression import apply_compression_policy
     from storage.db import connect
     from storage.migrate import MigrationError, migrate
 
@@ -21,7 +23,8 @@ def db_migrate(args: argparse.Namespace) -> int:
             applied = migrate(conn)
         except MigrationError as exc:
             raise ConfigError(str(exc)) from None
-    print("applied: " + ", ".join(applied) if applied else "database schema is up to date")
+        print("applied: " + ", ".join(applied) if applied else "database schema is up to date")
+        print(apply_compression_policy(conn, settings().compress_after_days))
     return 0
 
 
@@ -54,6 +57,14 @@ def bench_ingest(args: argparse.Namespace) -> int:
     spec = default_spec(args.metering_points, args.days, args.start)
     figures = run(spec, processes=args.processes)
     print_figures(spec, figures, args.processes)
+    return 0
+
+
+def bench_store(args: argparse.Namespace) -> int:
+    from deploy.bench.store import bench_store as run
+    from deploy.bench.store import print_store
+
+    print_store(args.metering_points, args.days, run(args.metering_points, args.days, args.start))
     return 0
 
 

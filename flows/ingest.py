@@ -28,7 +28,7 @@ from schemas.printable import escape
 from schemas.settings import configure_logging, settings
 from storage.readings import DeadLetterItem
 
-__all__ = ["SINK_PARTITIONS", "build_flow"]
+__all__ = ["CONSUMER_DEFAULTS", "SINK_PARTITIONS", "build_flow"]
 
 log = logging.getLogger("flows.ingest")
 
@@ -36,7 +36,7 @@ log = logging.getLogger("flows.ingest")
 # backlog until that cap; 8 MB per partition keeps it flat and still feeds the sink faster than
 # it writes. auto.offset.reset=error: a position the broker no longer has is an offset alarm
 # (flows.source), never a silent jump. ELFLOW_KAFKA_CONFIG overrides both.
-_CONSUMER_DEFAULTS = {"queued.max.messages.kbytes": "8192", "auto.offset.reset": "error"}
+CONSUMER_DEFAULTS = {"queued.max.messages.kbytes": "8192", "auto.offset.reset": "error"}
 
 
 def _watch_lag(config: dict[str, str | int | float | bool], interval: float = 5.0) -> None:
@@ -76,7 +76,7 @@ def build_flow(until_end: bool = False) -> Dataflow:
     source = GuardedKafkaSource(
         cfg,
         brokers,
-        {**_CONSUMER_DEFAULTS, **{k: str(v) for k, v in kafka_config.items()}},
+        {**CONSUMER_DEFAULTS, **{k: str(v) for k, v in kafka_config.items()}},
         until_end=until_end,
     )
     messages = op.input("datahub", flow, source)

@@ -6,6 +6,7 @@ Prints figures; asserts nothing. Runs in a scratch database and a fresh topic, b
 from __future__ import annotations
 
 import os
+import resource
 import threading
 import time
 import uuid
@@ -14,13 +15,15 @@ from datetime import date
 from pathlib import Path
 from tempfile import TemporaryDirectory
 
+from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 from flows.feed import FeedSpec, generate_feed
+from flows.ingest import CONSUMER_DEFAULTS
 from flows.publisher import publish
 from flows.runner import start_flow
 from schemas.settings import Settings, settings
-from storage.db import connect
+from storage.db import Conn, connect
 from storage.readings import METERING_COLUMNS, METERING_TYPES
 from storage.scratch import scratch_database
 
@@ -36,6 +39,16 @@ class IngestFigures:
     rss_samples_mb: list[float]
     # From the first batch written to the last: the rate once the processes are up.
     steady_seconds: float
+    # hypertable_size (heap, indexes, TOAST of every chunk) ÷ reading versions, after the flow
+    # wrote them and after the raw COPY wrote them again into an empty hypertable.
+    bytes_per_reading_flow: float = 0.0
+    bytes_per_reading_copy: float = 0.0
+    # RSS a bare consumer with the flow's settings gains from the backlog alone (see
+    # consumer_backlog_mb); None when its fetch failed.
+    consumer_backlog_mb: float | None = None
+    # CPU seconds (user + system) of the flow's processes: unlike wall time, not inflated by
+    # other work on a shared machine.
+    flow_cpu_seconds: float = 0.0
 
     @property
     def flow_rate(self) -> float:
@@ -73,12 +86,14 @@ def bench_ingest(spec: FeedSpec, processes: int = 1) -> IngestFigures:
         documents = publish(
             cfg, topic, ((m.key, m.value) for m in generate_feed(spec)), partitions=2
         )
+        backlog_mb = consumer_backlog_mb(cfg, topic)
         env = {
             "ELFLOW_DATABASE_URL": url,
             "ELFLOW_READINGS_TOPIC": topic,
             "ELFLOW_DEADLETTER_TOPIC": f"{topic}.dlq",
             "ELFLOW_RECOVERY_DIR": str(cfg.recovery_dir),
         }
+        cpu_before = _children_cpu()
         started = time.perf_counter()
         procs = start_flow(cfg, processes=processes, until_end=True, env=env)
         samples: list[float] = []
@@ -94,6 +109,7 @@ def bench_ingest(spec: FeedSpec, processes: int = 1) -> IngestFigures:
         sampler.start()
         codes = [p.wait() for p in procs]
         flow_seconds = time.perf_counter() - started
+        flow_cpu = _children_cpu() - cpu_before
         sampler.join()
         if any(codes):
             raise RuntimeError(f"flow exited with {codes}")
@@ -101,6 +117,7 @@ def bench_ingest(spec: FeedSpec, processes: int = 1) -> IngestFigures:
             span = conn.execute(
                 "SELECT extract(epoch FROM max(received_at) - min(received_at)) FROM metering_data"
             ).fetchone()
+            flow_bytes = _store_bytes(conn)
             rows = conn.execute(f"SELECT {METERING_COLUMNS} FROM metering_data").fetchall()
             conn.execute("TRUNCATE metering_data")
             conn.commit()
@@ -116,9 +133,67 @@ def bench_ingest(spec: FeedSpec, processes: int = 1) -> IngestFigures:
                     for row in rows[first : first + COPY_BATCH]:
                         copy.write_row(row)
             copy_seconds = time.perf_counter() - started
+            copy_bytes = _store_bytes(conn)
         AdminClient(cfg.kafka_client_config()).delete_topics([topic, f"{topic}.dlq"])
         steady = float(span[0]) if span and span[0] else flow_seconds
-        return IngestFigures(documents, len(rows), flow_seconds, copy_seconds, samples, steady)
+        readings = max(1, len(rows))
+        return IngestFigures(
+            documents,
+            len(rows),
+            flow_seconds,
+            copy_seconds,
+            samples,
+            steady,
+            flow_bytes / readings,
+            copy_bytes / readings,
+            backlog_mb,
+            flow_cpu,
+        )
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def consumer_backlog_mb(cfg: Settings, topic: str, seconds: float = 3.0) -> float | None:
+    """How much RSS consumers configured like the flow's (one per partition, as Bytewax's
+    KafkaSource has) gain by fetching `topic` from the start without handing anything on: what
+    the client library holds of the backlog. With a broker that honours the fetch limits this
+    stays near queued.max.messages.kbytes per partition. None when a fetch failed."""
+    config = {
+        **cfg.kafka_client_config(),
+        **CONSUMER_DEFAULTS,
+        **{k: str(v) for k, v in cfg.kafka_config.items()},
+        "group.id": "elflow-bench-backlog",
+        "enable.auto.commit": "false",
+        "error_cb": lambda _err: None,
+    }
+    probe = Consumer(config)
+    partitions = list(probe.list_topics(topic, timeout=10).topics[topic].partitions)
+    probe.close()
+    consumers = []
+    try:
+        before = _rss_mb(os.getpid()) or 0.0
+        fetched = True
+        for partition in partitions:
+            consumer = Consumer(config)
+            consumers.append(consumer)
+            consumer.assign([TopicPartition(topic, partition, OFFSET_BEGINNING)])
+            got = consumer.consume(1, timeout=seconds)
+            fetched = fetched and bool(got) and got[0].error() is None
+        time.sleep(seconds)
+        after = _rss_mb(os.getpid()) or 0.0
+    finally:
+        for consumer in consumers:
+            consumer.close()
+    return after - before if fetched else None
+
+
+def _store_bytes(conn: Conn) -> int:
+    """Bytes the readings take on disk: every chunk's heap, indexes and TOAST."""
+    row = conn.execute("SELECT hypertable_size('metering_data')").fetchone()
+    return int(row[0]) if row and row[0] is not None else 0
 
 
 def print_figures(spec: FeedSpec, figures: IngestFigures, processes: int) -> None:
@@ -139,6 +214,10 @@ def print_figures(spec: FeedSpec, figures: IngestFigures, processes: int) -> Non
         f"{figures.readings / figures.steady_seconds:10,.0f} readings/s"
     )
     print(
+        f"  flow CPU (user + system): {figures.flow_cpu_seconds:.1f} s, "
+        f"{figures.flow_cpu_seconds * 1e6 / max(1, figures.readings):.1f} µs per reading"
+    )
+    print(
         f"  raw binary COPY of the same rows, same hypertable:   {figures.copy_seconds:8.1f} s "
         f"{figures.copy_rate:10,.0f} readings/s"
     )
@@ -147,6 +226,15 @@ def print_figures(spec: FeedSpec, figures: IngestFigures, processes: int) -> Non
         f"(steady state: {figures.readings / figures.steady_seconds / figures.copy_rate:.2f})"
     )
     print(f"  flow RSS over the run (MB): {rss_trace}; peak {max(rss, default=0):.0f} MB")
+    backlog = figures.consumer_backlog_mb
+    print(
+        "  of which bare consumers (one per partition) holding the backlog: "
+        + (f"{backlog:.0f} MB" if backlog is not None else "its fetch failed")
+    )
+    print(
+        f"  store: {figures.bytes_per_reading_flow:.1f} bytes per reading as the flow wrote it, "
+        f"{figures.bytes_per_reading_copy:.1f} after the raw COPY (table + indexes)"
+    )
 
 
 def default_spec(metering_points: int, days: int, start: date) -> FeedSpec:
