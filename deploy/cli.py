@@ -133,6 +133,9 @@ def _ops(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     settle.add_argument("--metering-points", type=_positive, default=1000)
     settle.add_argument("--period", type=_period, default="2026-10")
     settle.add_argument("--keep", action="store_true", help="keep the scratch database")
+    settle.add_argument(
+        "--reuse", metavar="URL", help="re-run on the database a --keep run left (no generation)"
+    )
 
 
 def _ingest(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -290,6 +293,11 @@ def _finance(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "--no-refresh",
         action="store_true",
         help="skip the daily summary refresh (when an orchestrator already refreshed)",
+    )
+    settle.add_argument(
+        "--prepare",
+        action="store_true",
+        help="only bring the per-day charge sums up to date (no run; also for an open period)",
     )
 
     invoice = _command(

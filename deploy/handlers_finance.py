@@ -25,6 +25,18 @@ def settle(args: argparse.Namespace) -> int:
     def show(report: RunReport) -> None:
         print(report.table(), flush=True)
 
+    if args.prepare:
+        from settlement.run import prepare
+
+        prepared = prepare(
+            args.period,
+            args.grid_area,
+            url=url_for("finance"),
+            progress=lambda line: print(line, file=sys.stderr, flush=True),
+        )
+        for area, days in prepared.items():
+            print(f"prepared {args.period.label} grid area {area}: {days} days")
+        return 0
     run(
         args.period,
         args.grid_area,

@@ -72,7 +72,12 @@ def bench_settle(args: argparse.Namespace) -> int:
     from deploy.bench.settle import BenchSpec, run_bench
 
     report = run_bench(
-        BenchSpec(metering_points=args.metering_points, period=args.period.label, keep=args.keep),
+        BenchSpec(
+            metering_points=args.metering_points,
+            period=args.period.label,
+            keep=args.keep,
+            reuse=args.reuse,
+        ),
         progress=lambda line: print(line, file=sys.stderr, flush=True),
     )
     print(report)

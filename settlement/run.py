@@ -162,14 +162,9 @@ def settle(
             f"{period.end - timedelta(days=1)}"
         )
     with connect(url, autocommit=True) as conn:
-        if grid_area is not None:
-            if runs.price_area_of(conn, grid_area) is None:
-                raise SettlementError(f"unknown grid area {grid_area}")
-            areas = [grid_area]
-        else:
-            areas = runs.supplied_grid_areas(conn, period.start, period.end)
-            if not areas:
-                raise SettlementError(f"no metering point is supplied in {period.label}")
+        areas = _areas(conn, period, grid_area)
+        if not areas:
+            raise SettlementError(f"no metering point is supplied in {period.label}")
         if refresh:
             started = time.perf_counter()
             progress(f"settle {period.label}: refreshing daily summaries …")
@@ -207,6 +202,15 @@ def settle(
             f"{len(failures)} of {len(areas)} runs failed: " + " | ".join(failures)
         )
     return reports
+
+
+def _areas(conn: Conn, period: BillingPeriod, grid_area: str | None) -> list[str]:
+    """`grid_area` (refused when unknown), or every grid area supplied in `period`."""
+    if grid_area is None:
+        return runs.supplied_grid_areas(conn, period.start, period.end)
+    if runs.price_area_of(conn, grid_area) is None:
+        raise SettlementError(f"unknown grid area {grid_area}")
+    return [grid_area]
 
 
 def settle_grid_area(
@@ -331,3 +335,49 @@ def _compute(
     )
     report.totals = runs.charge_totals(conn, report.run_id)
     report.seconds = time.perf_counter() - started
+
+
+def prepare(
+    period: BillingPeriod,
+    grid_area: str | None = None,
+    *,
+    url: str | None = None,
+    progress: Progress = _log,
+) -> dict[str, int]:
+    """Bring the per-day charge sums (day_charge_sum) of `period` up to date for one grid area or
+    every supplied one, without a run: every day whose summary is complete and whose tariffs are
+    known is computed now, so the close reads one small row per metering point and day. Meant
+    to run after ingest, e.g. nightly, also while the period is open; a day whose summary or
+    rates change afterwards is recomputed by the close. Returns days prepared per grid area."""
+    cfg = settings()
+    prepared: dict[str, int] = {}
+    with connect(url, autocommit=True) as conn:
+        for area in _areas(conn, period, grid_area):
+            price_area = runs.price_area_of(conn, area)
+            if price_area is None:
+                continue
+            started = time.perf_counter()
+            runs.lock_run(conn, period.start, period.end, area)
+            try:
+                with conn.transaction():
+                    days, _ = sql.compute_lines(
+                        conn,
+                        None,
+                        grid_area=area,
+                        price_area=price_area,
+                        start=period.start,
+                        end=period.end,
+                        tz=cfg.timezone,
+                        rules=rule_parameters(conn, area, period.start, period.end),
+                    )
+            except sql.SettlementDataError as exc:
+                raise SettlementError(f"prepare {period.label} grid area {area}: {exc}") from None
+            finally:
+                if not conn.closed:
+                    runs.unlock_run(conn, period.start, period.end, area)
+            prepared[area] = days
+            progress(
+                f"prepare {period.label} grid area {area}: {days} days' charge sums current "
+                f"({time.perf_counter() - started:.1f} s)"
+            )
+    return prepared

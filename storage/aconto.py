@@ -44,15 +44,19 @@ WITH lines AS (
     WHERE l.settlement_run_id = %(run)s AND c.payment_model = 'Aconto'
       AND c.billing_frequency = %(frequency)s
     GROUP BY l.contract_id, l.metering_point_id
-)
+),
+-- Supplied days per contract, counted once (a subquery per contract scanned settle_day each
+-- time: 36 s for 1 000 aconto contracts of 10 000 metering points).
+supplied AS (SELECT contract_id, count(*) AS days FROM settle_day GROUP BY contract_id)
 SELECT l.contract_id, l.gsrn, l.actual, l.kwh, l.per_kwh_cost, l.fixed_cost,
-       (SELECT count(*) FROM settle_day s WHERE s.contract_id = l.contract_id),
+       coalesce(sd.days, 0),
        coalesce((SELECT sum(p.amount) FROM aconto_payment p
                  JOIN billing_period bp ON bp.id = p.billing_period_id
                  WHERE p.contract_id = l.contract_id
                    AND bp.period_start >= %(start)s AND bp.period_end <= %(end)s), 0),
        h.kwh_sum, h.days
 FROM lines l
+LEFT JOIN supplied sd ON sd.contract_id = l.contract_id
 CROSS JOIN LATERAL (
     SELECT coalesce(sum(ds.total_kwh), 0) AS kwh_sum, count(*) AS days FROM daily_summary ds
     WHERE ds.metering_point_id = l.gsrn AND ds.date >= %(end)s::date - %(history)s

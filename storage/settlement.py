@@ -22,9 +22,15 @@ wire. The pieces, all temp tables of the caller's transaction:
    price of its hour — before 2025-10-01 only hourly prices exist) and `h_rate` per UTC hour
    (GridTariff, SystemTariff, TransmissionTariff by local hour_number, electricity tax). A gap
    raises `SettlementDataError` naming the first missing interval.
-4. `day_rate`: per (product, day, resolution) arrays aligned with `slot_kwh`: the energy unit
-   price and the four per-kWh charges of every slot. The main query multiplies the arrays
-   element-wise (`unnest(a, b, …)`), so the 230 M slot values never meet a join.
+4. `day_rate`: per (day, resolution) the rate arrays aligned with `slot_kwh` (spot and the four
+   per-kWh charges of every slot) and their fingerprint `rates_md5`.
+5. `day_sum`: per settled day Σ kWh, Σ kWh × spot and Σ kWh × each charge, taken from
+   `day_charge_sum` (migration 0030) when its row was computed from the same summary (versions,
+   updated_at) and the same rates, else computed from `slot_kwh` × the arrays (`unnest(a, b, …)`,
+   so the slot values never meet a join) and stored for the next close. A close after
+   `compute_lines(run_id=None)` (`elflow settle --prepare`) reads one small row per point and
+   day. The energy line is factor × Σ kWh × spot + adder × Σ kWh, exactly the same NUMERIC value
+   as Σ kWh × (factor × spot + adder).
 
 Money rules live in settlement.rules; this SQL holds none of their constants. The caller
 passes them as query parameters (`rules`, see RULE_PARAMETERS; settlement.rules.
@@ -218,10 +224,12 @@ HAVING count(DISTINCT (gt.charge_owner_id, gt.charge_code)) > 1
 ORDER BY 2 LIMIT 1
 """
 
+# Per (day, resolution): the rates of every slot, aligned with slot_kwh, the same for every
+# product (the energy price is factor × spot + adder, applied to the day's sums below), and
+# rates_md5, the fingerprint day_charge_sum rows are checked against.
 _DAY_RATE = """
 CREATE TEMP TABLE day_rate ON COMMIT DROP AS
-WITH needed AS (SELECT DISTINCT product_id, day FROM settle_day),
-quarter AS (
+WITH quarter AS (
     SELECT q.day, q.ts, q.spot, h.grid, h.system, h.transmission, h.tax
     FROM q_spot q JOIN h_rate h ON h.ts = date_trunc('hour', q.ts, 'UTC')
 ),
@@ -230,26 +238,27 @@ hour AS (
     FROM h_rate h
     JOIN (SELECT date_trunc('hour', ts, 'UTC') AS ts, sum(spot) * %(quarter_weight)s AS spot
           FROM q_spot GROUP BY 1) hs ON hs.ts = h.ts
+),
+arrays AS (
+    SELECT q.day, 'PT15M'::text AS resolution, array_agg(q.spot ORDER BY q.ts) AS spot,
+           array_agg(q.grid ORDER BY q.ts) AS grid, array_agg(q.system ORDER BY q.ts) AS system,
+           array_agg(q.transmission ORDER BY q.ts) AS transmission,
+           array_agg(q.tax ORDER BY q.ts) AS tax
+    FROM quarter q GROUP BY q.day
+    UNION ALL
+    SELECT h.day, 'PT1H', array_agg(h.spot ORDER BY h.ts), array_agg(h.grid ORDER BY h.ts),
+           array_agg(h.system ORDER BY h.ts), array_agg(h.transmission ORDER BY h.ts),
+           array_agg(h.tax ORDER BY h.ts)
+    FROM hour h GROUP BY h.day
 )
-SELECT n.product_id, n.day, 'PT15M'::text AS resolution,
-       array_agg(f.spot_factor * coalesce(q.spot, 0) + f.adder ORDER BY q.ts) AS energy,
-       array_agg(q.grid ORDER BY q.ts) AS grid, array_agg(q.system ORDER BY q.ts) AS system,
-       array_agg(q.transmission ORDER BY q.ts) AS transmission, array_agg(q.tax ORDER BY q.ts) AS tax,
+SELECT a.day, a.resolution, a.spot, a.grid, a.system, a.transmission, a.tax,
+       md5(ROW(a.resolution, a.spot, a.grid, a.system, a.transmission, a.tax)::text)::uuid
+           AS rates_md5,
        NULL::numeric AS grid_flat, NULL::numeric AS system_flat,
        NULL::numeric AS transmission_flat, NULL::numeric AS tax_flat
-FROM needed n JOIN product_factor f USING (product_id) JOIN quarter q ON q.day = n.day
-GROUP BY n.product_id, n.day
-UNION ALL
-SELECT n.product_id, n.day, 'PT1H',
-       array_agg(f.spot_factor * coalesce(h.spot, 0) + f.adder ORDER BY h.ts),
-       array_agg(h.grid ORDER BY h.ts), array_agg(h.system ORDER BY h.ts),
-       array_agg(h.transmission ORDER BY h.ts), array_agg(h.tax ORDER BY h.ts),
-       NULL, NULL, NULL, NULL
-FROM needed n JOIN product_factor f USING (product_id) JOIN hour h ON h.day = n.day
-GROUP BY n.product_id, n.day
+FROM arrays a
 """
 
-# One pass over the summaries: per metering point and contract, Σ kWh and Σ kWh × rate.
 # A charge whose rate is the same in every slot of a day (system and transmission tariffs and
 # the tax, usually) is multiplied once per day: Σ k × c = c × Σ k exactly. Its array is NULL, so
 # the per-slot products below are skipped (strict operators on NULL are not evaluated).
@@ -258,24 +267,80 @@ UPDATE day_rate SET {name}_flat = {name}[1], {name} = NULL
 WHERE NOT EXISTS (SELECT 1 FROM unnest({name}) v WHERE v IS DISTINCT FROM {name}[1])
 """
 
-# One pass over the summaries: per metering point and contract, Σ kWh and Σ kWh × rate.
-_CONSUMPTION = """
-CREATE TEMP TABLE consumption ON COMMIT DROP AS
-SELECT s.gsrn, s.contract_id, count(*) AS days, sum(x.kwh) AS kwh, sum(x.energy) AS energy,
-       sum(coalesce(x.grid, x.kwh * r.grid_flat)) AS grid,
-       sum(coalesce(x.system, x.kwh * r.system_flat)) AS system,
-       sum(coalesce(x.transmission, x.kwh * r.transmission_flat)) AS transmission,
-       sum(coalesce(x.tax, x.kwh * r.tax_flat)) AS tax
+# Per settled day: the day's sums from day_charge_sum when that row was computed from the same
+# summary (versions, updated_at) and the same rates (rates_md5); otherwise NULL, filled below.
+_DAY_SUM = """
+CREATE TEMP TABLE day_sum ON COMMIT DROP AS
+SELECT s.gsrn, s.day, s.contract_id, s.product_id, ds.resolution, ds.versions, ds.updated_at,
+       r.rates_md5, c.metering_point_id IS NOT NULL AS cached, c.kwh, c.spot_kwh, c.grid,
+       c.system, c.transmission, c.tax
 FROM settle_day s
 JOIN daily_summary ds ON ds.metering_point_id = s.gsrn AND ds.date = s.day
-JOIN day_rate r ON r.product_id = s.product_id AND r.day = s.day AND r.resolution = ds.resolution
-CROSS JOIN LATERAL (
-    SELECT sum(u.k) AS kwh, sum(u.k * u.e) AS energy, sum(u.k * u.g) AS grid,
+JOIN day_rate r ON r.day = s.day AND r.resolution = ds.resolution
+LEFT JOIN day_charge_sum c
+  ON c.metering_point_id = s.gsrn AND c.date = s.day AND c.rates_md5 = r.rates_md5
+ AND c.summary_versions = ds.versions AND c.summary_updated_at = ds.updated_at
+"""
+
+# A day without a matching row: Σ kWh and Σ kWh × rate over its slots, exact. A spot price not
+# known yet is left out of Σ kWh × spot: only products without spot use such a day, and the
+# price arriving changes rates_md5.
+_FILL_DAY_SUM = """
+UPDATE day_sum d
+SET kwh = x.kwh, spot_kwh = coalesce(x.spot, 0),
+    grid = coalesce(x.grid, x.kwh * r.grid_flat),
+    system = coalesce(x.system, x.kwh * r.system_flat),
+    transmission = coalesce(x.transmission, x.kwh * r.transmission_flat),
+    tax = coalesce(x.tax, x.kwh * r.tax_flat)
+FROM daily_summary ds, day_rate r,
+LATERAL (
+    SELECT sum(u.k) AS kwh, sum(u.k * u.p) AS spot, sum(u.k * u.g) AS grid,
            sum(u.k * u.s) AS system, sum(u.k * u.t) AS transmission, sum(u.k * u.x) AS tax
-    FROM unnest(ds.slot_kwh, r.energy, r.grid, r.system, r.transmission, r.tax)
-         AS u(k, e, g, s, t, x)
+    FROM unnest(ds.slot_kwh, r.spot, r.grid, r.system, r.transmission, r.tax)
+         AS u(k, p, g, s, t, x)
 ) x
-GROUP BY s.gsrn, s.contract_id
+WHERE NOT d.cached AND ds.metering_point_id = d.gsrn AND ds.date = d.day
+  AND r.day = d.day AND r.resolution = d.resolution
+"""
+
+_STORE_DAY_SUM = """
+INSERT INTO day_charge_sum (metering_point_id, date, summary_versions, summary_updated_at,
+                            rates_md5, kwh, spot_kwh, grid, system, transmission, tax)
+SELECT gsrn, day, versions, updated_at, rates_md5, kwh, spot_kwh, grid, system, transmission, tax
+FROM day_sum WHERE NOT cached
+ON CONFLICT (metering_point_id, date) DO UPDATE SET
+    summary_versions = EXCLUDED.summary_versions,
+    summary_updated_at = EXCLUDED.summary_updated_at, rates_md5 = EXCLUDED.rates_md5,
+    kwh = EXCLUDED.kwh, spot_kwh = EXCLUDED.spot_kwh, grid = EXCLUDED.grid,
+    system = EXCLUDED.system, transmission = EXCLUDED.transmission, tax = EXCLUDED.tax
+"""
+
+# Per metering point and contract: Σ over the days. Energy = Σ k × (factor × spot + adder)
+# = factor × Σ k × spot + adder × Σ k, exact in NUMERIC (no division, no rounding).
+_CONSUMPTION = """
+CREATE TEMP TABLE consumption ON COMMIT DROP AS
+SELECT d.gsrn, d.contract_id, count(*) AS days, sum(d.kwh) AS kwh,
+       f.spot_factor * sum(d.spot_kwh) + f.adder * sum(d.kwh) AS energy,
+       sum(d.grid) AS grid, sum(d.system) AS system, sum(d.transmission) AS transmission,
+       sum(d.tax) AS tax
+FROM day_sum d JOIN product_factor f USING (product_id)
+GROUP BY d.gsrn, d.contract_id, f.spot_factor, f.adder
+"""
+
+# prepare (no run): instead of leaving a metering point out, only its unusable days are skipped.
+_PREPARE_DROP_DAYS = """
+DELETE FROM settle_day s
+WHERE NOT EXISTS (
+        SELECT 1 FROM daily_summary ds
+        WHERE ds.metering_point_id = s.gsrn AND ds.date = s.day AND ds.missing_count = 0
+          AND ds.resolution <> 'mixed' AND cardinality(ds.slot_kwh) = ds.points_expected)
+   OR (s.gsrn, s.day) IN (SELECT gsrn, day FROM settle_day GROUP BY 1, 2 HAVING count(*) > 1)
+"""
+
+_PREPARE_DROP_UNRATED = """
+DELETE FROM settle_day s
+WHERE s.day IN (SELECT day FROM h_rate
+                WHERE grid IS NULL OR system IS NULL OR transmission IS NULL OR tax IS NULL)
 """
 
 # Per day: round(monthly / days in the local month, daily_price_scale); summed over the days.
@@ -379,7 +444,7 @@ def contracted_products(conn: Conn, grid_area: str, start: date, end: date) -> l
 
 def compute_lines(
     conn: Conn,
-    run_id: uuid.UUID,
+    run_id: uuid.UUID | None,
     *,
     grid_area: str,
     price_area: str,
@@ -391,9 +456,14 @@ def compute_lines(
     """Insert the lines of `run_id` for `grid_area` and local dates [start, end) in the caller's
     transaction. `rules` holds exactly RULE_PARAMETERS. Returns (metering points settled,
     metering points left out). Raises SettlementDataError, naming the first gap, when a needed
-    price, tariff or tax is missing."""
+    price, tariff or tax is missing.
+
+    With `run_id` None nothing is settled: the day_charge_sum rows of every usable day (a
+    complete summary and every tariff known) are brought up to date, so the close that follows
+    reads them instead of the slots; returns (days prepared, [])."""
     if set(rules) != RULE_PARAMETERS:
         raise ValueError(f"rule parameters {sorted(rules)} are not {sorted(RULE_PARAMETERS)}")
+    prepare = run_id is None
     params = {
         **rules,
         "area": grid_area,
@@ -404,12 +474,16 @@ def compute_lines(
     }
     conn.execute("SET LOCAL TimeZone = 'UTC'")
     conn.execute(_SETTLE_DAY, params)
-    conn.execute(_LEFT_OUT)
-    left_out = [
-        LeftOut(str(g), str(r))
-        for g, r in conn.execute("SELECT gsrn, reason FROM left_out ORDER BY gsrn").fetchall()
-    ]
-    conn.execute(_DROP_LEFT_OUT)
+    left_out: list[LeftOut] = []
+    if prepare:
+        conn.execute(_PREPARE_DROP_DAYS)
+    else:
+        conn.execute(_LEFT_OUT)
+        left_out = [
+            LeftOut(str(g), str(r))
+            for g, r in conn.execute("SELECT gsrn, reason FROM left_out ORDER BY gsrn").fetchall()
+        ]
+        conn.execute(_DROP_LEFT_OUT)
     conn.execute("ANALYZE settle_day")
     settled_row = _first(conn, "SELECT count(DISTINCT gsrn) FROM settle_day")
     settled = int(settled_row[0]) if settled_row else 0
@@ -422,7 +496,7 @@ def compute_lines(
     conn.execute(_RATE_DAY, params)
     conn.execute(_Q_SPOT, params)
     gap = _first(conn, "SELECT min(ts) FROM q_spot WHERE needs_spot AND spot IS NULL")
-    if gap and gap[0] is not None:
+    if gap and gap[0] is not None and not prepare:
         raise SettlementDataError(f"no spot price for {price_area} {_utc_text(gap[0])}")
     conn.execute(_RATE_HOUR, params)
     conn.execute(_H_RATE, params)
@@ -433,6 +507,30 @@ def compute_lines(
             f"{_utc_text(ambiguous[1])} ({ambiguous[2]}); import only the tariff of our "
             "metering points"
         )
+    if prepare:
+        conn.execute(_PREPARE_DROP_UNRATED)
+    else:
+        _check_rates(conn, grid_area)
+    conn.execute(_DAY_RATE, params)
+    for name in ("grid", "system", "transmission", "tax"):
+        conn.execute(_FLATTEN.format(name=name))
+    conn.execute("ANALYZE day_rate")
+    conn.execute(_DAY_SUM)
+    conn.execute(_FILL_DAY_SUM)
+    conn.execute(_STORE_DAY_SUM)
+    if prepare:
+        days = _first(conn, "SELECT count(*) FROM day_sum")
+        return (int(days[0]) if days else 0), []
+    conn.execute(_CONSUMPTION)
+    conn.execute(_SUBSCRIPTION, params)
+    gap = _first(conn, "SELECT min(missing_grid_day) FROM subscription_amount")
+    if gap and gap[0] is not None:
+        raise SettlementDataError(f"no GridSubscription for grid area {grid_area} on {gap[0]}")
+    conn.execute(_INSERT_LINES, {**params, "run": run_id})
+    return settled, left_out
+
+
+def _check_rates(conn: Conn, grid_area: str) -> None:
     for column, what in (
         ("grid", f"GridTariff for grid area {grid_area}"),
         ("system", "SystemTariff"),
@@ -442,17 +540,6 @@ def compute_lines(
         gap = _first(conn, f"SELECT min(ts) FROM h_rate WHERE {column} IS NULL")
         if gap and gap[0] is not None:
             raise SettlementDataError(f"no {what} valid at {_utc_text(gap[0])}")
-    conn.execute(_DAY_RATE, params)
-    for name in ("grid", "system", "transmission", "tax"):
-        conn.execute(_FLATTEN.format(name=name))
-    conn.execute("ANALYZE day_rate")
-    conn.execute(_CONSUMPTION)
-    conn.execute(_SUBSCRIPTION, params)
-    gap = _first(conn, "SELECT min(missing_grid_day) FROM subscription_amount")
-    if gap and gap[0] is not None:
-        raise SettlementDataError(f"no GridSubscription for grid area {grid_area} on {gap[0]}")
-    conn.execute(_INSERT_LINES, {**params, "run": run_id})
-    return settled, left_out
 
 
 def _utc_text(moment: datetime) -> str:

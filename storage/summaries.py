@@ -144,7 +144,13 @@ def refresh_period(
     period. By default a day is recomputed when its summary is missing or was computed from a
     different number of reading versions than the hypertable now holds (exact because
     metering_data is append-only); `full` recomputes every day of the period. Returns the
-    number of summary rows that changed."""
+    number of summary rows that changed.
+
+    First one count each side: every day's reading count only grows (append-only), and a
+    summary records the count it was computed from, so when the period's readings number
+    exactly Σ versions of its summaries, every summary is current and no day is grouped."""
+    if not full and _period_is_current(conn, start, end, tz):
+        return 0
     conn.execute(_TOUCHED_DDL)
     conn.execute(
         f"""INSERT INTO touched_day (gsrn, day, day_start, day_end)
@@ -162,6 +168,18 @@ def refresh_period(
         {"tz": tz, "start": start, "end": end},
     )
     return _recompute_touched(conn, tz, bands)
+
+
+def _period_is_current(conn: Conn, start: date, end: date, tz: str) -> bool:
+    row = conn.execute(
+        """SELECT (SELECT count(*) FROM metering_data
+                   WHERE "timestamp" >= (%(start)s::timestamp AT TIME ZONE %(tz)s)
+                     AND "timestamp" < (%(end)s::timestamp AT TIME ZONE %(tz)s))
+                = (SELECT coalesce(sum(versions), 0) FROM daily_summary
+                   WHERE date >= %(start)s AND date < %(end)s)""",
+        {"tz": tz, "start": start, "end": end},
+    ).fetchone()
+    return bool(row and row[0])
 
 
 def _recompute_touched(conn: Conn, tz: str, bands: list[str]) -> int:

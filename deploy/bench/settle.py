@@ -5,9 +5,13 @@ a month of synthetic PT15M readings for N metering points of one grid area direc
 (96 slots per day, 92/100 on DST days), the month's 15-minute spot prices, tariffs, tax,
 subscriptions and master data, then times:
 
-1. the daily summary refresh (storage.summaries.refresh_period, step (a) of a run);
-2. the settlement run proper (lines, aconto, bookkeeping) from the summaries;
-3. the floor: one aggregate scan over the same readings
+1. the daily summary refresh (storage.summaries.refresh_period, step (a) of a run), from
+   scratch and when ingest kept the summaries current;
+2. `settle --prepare` (settlement.run.prepare): the per-day charge sums computed ahead of the
+   close, e.g. nightly;
+3. the settlement run proper (lines, aconto, bookkeeping) reading those sums (the close), and
+   once more with the sums deleted (every day computed from slot_kwh, as before issue 12);
+4. the floor: one aggregate scan over the same readings
    (SELECT metering_point_id, sum(quantity_kwh) … GROUP BY 1),
 
 and prints wall times, readings per second, the peak RSS of this process and the ratios.
@@ -19,13 +23,14 @@ import resource
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from schemas.bands import band_table
 from schemas.calendar import BillingPeriod, local_midnight_utc
 from schemas.settings import settings
-from settlement.run import settle
-from storage.db import connect
+from settlement.run import RunReport, prepare, settle
+from storage.db import Conn, connect
+from storage.migrate import migrate
 from storage.scratch import scratch_database
 from storage.summaries import refresh_period
 
@@ -35,6 +40,7 @@ class BenchSpec:
     metering_points: int
     period: str = "2026-10"
     keep: bool = False
+    reuse: str | None = None  # the URL of a database a previous --keep run left
 
 
 _MASTER_DATA = """
@@ -112,6 +118,10 @@ def run_bench(spec: BenchSpec, progress: Callable[[str], None]) -> str:
     """Run the benchmark (module docstring); returns the figures as printable lines."""
     if spec.metering_points < 1:
         raise ValueError("--metering-points must be at least 1")
+    if spec.reuse:
+        with connect(spec.reuse) as conn:
+            migrate(conn)
+        return _bench(spec, spec.reuse, progress)
     with scratch_database("elflow_bench", keep=spec.keep) as url:
         if spec.keep:
             progress(f"keeping the scratch database {url}")
@@ -125,22 +135,14 @@ def _bench(spec: BenchSpec, url: str, progress: Callable[[str], None]) -> str:
     n = spec.metering_points
     with connect(url, autocommit=True) as conn:
         conn.execute("SET client_min_messages = warning")
-        progress(f"bench: generating master data and prices for {n} metering points …")
-        for statement in _statements(_MASTER_DATA):
-            conn.execute(statement, {"n": n})
-        for statement in _statements(_PRICES):
-            conn.execute(statement, {"start": start, "end": end})
-        started = time.perf_counter()
-        step = 500
-        for first in range(1, n + 1, step):
-            conn.execute(
-                _READINGS,
-                {"first": first, "last": min(n, first + step - 1), "start": start, "end": end},
-            )
-            progress(f"bench: readings for {min(n, first + step - 1)}/{n} metering points")
-        conn.execute("ANALYZE metering_data")
-        row = conn.execute("SELECT count(*) FROM metering_data").fetchone()
-        readings = int(row[0]) if row else 0
+        if spec.reuse:
+            started = time.perf_counter()
+            progress(f"bench: reusing {spec.reuse}")
+            n = _count(conn, "SELECT count(*) FROM metering_point")
+        else:
+            started = time.perf_counter()
+            _generate(conn, n, start, end, progress)
+        readings = _count(conn, "SELECT count(*) FROM metering_data")
         generate_s = time.perf_counter() - started
         progress(f"bench: {readings} readings generated in {generate_s:.1f} s; refreshing …")
 
@@ -161,17 +163,28 @@ def _bench(spec: BenchSpec, url: str, progress: Callable[[str], None]) -> str:
         # What `elflow settle` pays when ingest kept the summaries current: a version count.
         check_s = timed_refresh()
 
-        progress("bench: settlement run …")
+        progress("bench: prepare (per-day charge sums) …")
         started = time.perf_counter()
-        [report] = settle(
-            period,
-            "344",
-            url=url,
-            refresh=False,
-            now=end + timedelta(days=1),
-            progress=progress,
-        )
-        settle_s = time.perf_counter() - started
+        prepare(period, "344", url=url, progress=progress)
+        prepare_s = time.perf_counter() - started
+
+        def timed_run() -> tuple[float, RunReport]:
+            started = time.perf_counter()
+            [report] = settle(
+                period,
+                "344",
+                url=url,
+                refresh=False,
+                now=end + timedelta(days=1),
+                progress=progress,
+            )
+            return time.perf_counter() - started, report
+
+        progress("bench: settlement run from the prepared sums …")
+        settle_s, report = timed_run()
+        progress("bench: settlement run without them (every slot multiplied) …")
+        conn.execute("DELETE FROM day_charge_sum")
+        cold_s, _ = timed_run()
 
         progress("bench: floor scan …")
         started = time.perf_counter()
@@ -185,19 +198,47 @@ def _bench(spec: BenchSpec, url: str, progress: Callable[[str], None]) -> str:
     def rate(seconds: float) -> str:
         return f"{readings / seconds:,.0f} readings/s" if seconds > 0 else "-"
 
+    close_s = check_s + settle_s
     lines = [
         f"bench settle: {n} PT15M metering points, {period.label}, {readings:,} readings",
         f"  generate data                 {generate_s:8.1f} s",
         f"  (a) build daily summaries     {refresh_s:8.1f} s  {rate(refresh_s)}"
         "  (the readings were generated in SQL, behind ingest's back)",
         f"  (a) refresh when current      {check_s:8.1f} s  {rate(check_s)}"
-        "  (what settle pays after ingest: a version count)",
+        "  (what settle pays after ingest: two counts)",
+        f"  prepare (per-day sums)        {prepare_s:8.1f} s  {rate(prepare_s)}"
+        "  (settle --prepare, ahead of the close)",
         f"  settlement run (lines)        {settle_s:8.1f} s  {rate(settle_s)}  "
         f"({report.settled} settled, {len(report.left_out)} left out, "
-        f"{sum(t.lines for t in report.totals)} lines)",
+        f"{sum(t.lines for t in report.totals)} lines; from the prepared sums)",
+        f"  run without prepared sums     {cold_s:8.1f} s  {rate(cold_s)}"
+        "  (every day from slot_kwh)",
         f"  floor: one aggregate scan     {floor_s:8.1f} s  {rate(floor_s)}",
         f"  ratio run / floor             {settle_s / floor_s:8.2f}",
-        f"  ratio (refresh when current + run) / floor {(check_s + settle_s) / floor_s:8.2f}",
+        f"  close = refresh when current + run {close_s:6.1f} s, / floor {close_s / floor_s:6.2f}",
         f"  peak RSS of this process      {_peak_rss_mib():8.1f} MiB",
     ]
     return "\n".join(lines)
+
+
+def _count(conn: Conn, query: str) -> int:
+    row = conn.execute(query).fetchone()
+    return int(row[0]) if row else 0
+
+
+def _generate(
+    conn: Conn, n: int, start: datetime, end: datetime, progress: Callable[[str], None]
+) -> None:
+    progress(f"bench: generating master data and prices for {n} metering points …")
+    for statement in _statements(_MASTER_DATA):
+        conn.execute(statement, {"n": n})
+    for statement in _statements(_PRICES):
+        conn.execute(statement, {"start": start, "end": end})
+    step = 500
+    for first in range(1, n + 1, step):
+        conn.execute(
+            _READINGS,
+            {"first": first, "last": min(n, first + step - 1), "start": start, "end": end},
+        )
+        progress(f"bench: readings for {min(n, first + step - 1)}/{n} metering points")
+    conn.execute("ANALYZE metering_data")
