@@ -116,6 +116,8 @@ def invoice_document(conn: Conn, invoice_id: uuid.UUID) -> dict[str, Any]:
     return {
         "invoice": {
             "id": str(head["id"]),
+            # Assigned when issued (gap-free per series); null for a Draft.
+            "number": head["invoice_number"],
             "type": head["type"],
             "status": head["status"],
             "issued_at": _iso(head["issued_at"]),

@@ -39,6 +39,8 @@ class InvoicingReport:
     discarded: list[uuid.UUID] = field(default_factory=list)
     unchanged: int = 0
     issued: list[uuid.UUID] = field(default_factory=list)
+    # The numbers the issued invoices got (gap-free per series), in order.
+    issued_numbers: list[str] = field(default_factory=list)
     # (customer id, reason) of customers left out of this run.
     skipped: list[tuple[uuid.UUID, str]] = field(default_factory=list)
     # Settlement lines without a contract cannot be billed to anyone.
@@ -107,5 +109,6 @@ def run_invoicing(
                     report.discarded.append(action.invoice_id)
         report.billing_period_id = bp_id
         if issue and bp_id is not None:
-            report.issued = store.issue_drafts(conn, bp_id, now)
+            report.issued = store.issue_drafts(conn, bp_id, now, settings().invoice_number_prefix)
+            report.issued_numbers = sorted(store.invoice_numbers(conn, report.issued).values())
     return report

@@ -290,7 +290,9 @@ def _reject_float(text: str) -> Any:
     raise AssertionError(f"a float in the JSON export: {text}")
 
 
-def test_invoice_cli_issues_and_exports_json_with_string_amounts(db: str, tmp_path: Path) -> None:
+def test_invoice_cli_issues_and_exports_json_with_string_amounts(
+    db: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     _one_customer(db, payment_model="Aconto")
     lines = [
         *_energy("301.215"),
@@ -313,6 +315,10 @@ def test_invoice_cli_issues_and_exports_json_with_string_amounts(db: str, tmp_pa
     )
     issued = to_local(datetime.fromisoformat(document["invoice"]["issued_at"]))
     assert document["invoice"]["due_date"] == (issued.date() + timedelta(days=14)).isoformat()
+    # The number of the series of the issue's local year, also in the command's output.
+    number = f"EF-{issued.year}-000001"
+    assert document["invoice"]["number"] == number
+    assert f"issued invoice numbers {number}\n" in capsys.readouterr().out
     assert document["customer"] == {
         "id": str(ids("C1")),
         "name": "Kunde C1",
