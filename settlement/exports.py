@@ -24,6 +24,7 @@ from typing import Any
 from schemas.calendar import BillingPeriod
 from schemas.codelists import BillingFrequency
 from schemas.errors import ElflowError
+from settlement.settled_period import require_settled
 from storage import invoice_documents as documents
 from storage import invoices as store
 from storage.db import Conn
@@ -175,10 +176,14 @@ def export_settlement_lines(
     conn: Conn, period: BillingPeriod, path: Path, *, force: bool = False
 ) -> int:
     """The settlement lines of the period's latest completed runs as Parquet; kWh as
-    decimal128(18,3) and amounts as decimal128(20,6), never floats. Returns the row count."""
+    decimal128(18,3) and amounts as decimal128(20,6), never floats. Returns the row count.
+
+    Raises UnsettledPeriod (no file written) when a supplied grid area of the period has no
+    completed settlement run."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    require_settled(conn, period)
     rows = documents.lines_of_runs(conn, store.latest_completed_runs(conn, period))
     schema = pa.schema(
         [

@@ -26,6 +26,7 @@ from settlement.invoicing import (
     missing_runs,
     plan_customer,
 )
+from settlement.settled_period import require_settled
 from storage import invoices as store
 from storage.db import Conn
 
@@ -51,12 +52,16 @@ def run_invoicing(
     conn: Conn, period: BillingPeriod, now: datetime, *, issue: bool = False
 ) -> InvoicingReport:
     """Bring the period's invoices in line with the latest completed settlement runs, in one
-    transaction; with `issue`, then issue every Draft of the period."""
+    transaction; with `issue`, then issue every Draft of the period.
+
+    Raises UnsettledPeriod (nothing written) when a supplied grid area of the period has no
+    completed settlement run."""
     if now.tzinfo is None:
         raise ValueError("expected an aware datetime")
     report = InvoicingReport(period=period.label)
     with conn.transaction():
         store.lock_invoicing(conn)
+        require_settled(conn, period)
         runs = store.latest_completed_runs(conn, period)
         lines, report.lines_without_contract = store.settled_lines(conn, runs)
         contracts = store.contracts_for_period(conn, period, settings().timezone)
