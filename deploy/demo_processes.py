@@ -230,7 +230,8 @@ def print_process_invoices(metering_points: int, period: BillingPeriod, say: Say
     for c in customers:
         for invoice in found.get(c.customer, []):
             net = sum((line.amount for line in invoice.lines), Decimal(0))
-            say(f"  {c.role:<10} customer of {c.gsrn}: {invoice.type}, {net} DKK ex VAT")
+            number = invoice.number or "Draft"
+            say(f"  {c.role:<10} customer of {c.gsrn}: {invoice.type} {number}, {net} DKK ex VAT")
         if not found.get(c.customer):
             say(f"  {c.role:<10} customer of {c.gsrn}: no invoice")
     say("  (the rejected and cancelled switches were for customers who left us on the 16th:")

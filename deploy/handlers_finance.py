@@ -70,6 +70,9 @@ def invoice(args: argparse.Namespace) -> int:
         f" rebuilt, {len(report.discarded)} drafts discarded, {report.unchanged} unchanged,"
         f" {len(report.issued)} issued, {len(report.skipped)} customers skipped"
     )
+    if report.issued_numbers:
+        first, last = report.issued_numbers[0], report.issued_numbers[-1]
+        print(f"issued invoice numbers {first}" + ("" if first == last else f" … {last}"))
     for customer, reason in report.skipped:
         print(f"  skipped customer {customer}: {reason}", file=sys.stderr)
     if report.lines_without_contract:

@@ -116,3 +116,5 @@ class ExistingInvoice:
     status: InvoiceStatus
     lines: tuple[Line, ...]
     corrects_invoice_id: uuid.UUID | None = None
+    # The invoice number, once issued (e.g. EF-2026-000123).
+    number: str | None = None

@@ -87,6 +87,9 @@ class Settings(BaseSettings):
     supplier_gln: str = Field(default="5799999933318", pattern=r"^\d{13}$")
     balance_responsible_gln: str = Field(default="5799999933340", pattern=r"^\d{13}$")
     datahub_gln: str = Field(default="5790001330552", pattern=r"^\d{13}$")
+    # Invoice numbers (issue 13): series = prefix + the local year of issue, e.g. EF-2026-000123;
+    # gap-free within a series (storage.invoices.issue_drafts).
+    invoice_number_prefix: str = Field(default="EF", pattern=r"^[A-Z0-9]{1,20}$")
     # An outbound request with no answer after this long is TimedOut (`process list --stuck`).
     process_answer_timeout_hours: float = Field(default=24.0, gt=0, le=24 * 90)
 

@@ -24,6 +24,7 @@ from typing import Any
 from schemas.calendar import BillingPeriod
 from schemas.codelists import BillingFrequency
 from schemas.errors import ElflowError
+from settlement.settled_period import require_settled
 from storage import invoice_documents as documents
 from storage import invoices as store
 from storage.db import Conn
@@ -116,6 +117,8 @@ def invoice_document(conn: Conn, invoice_id: uuid.UUID) -> dict[str, Any]:
     return {
         "invoice": {
             "id": str(head["id"]),
+            # Assigned when issued (gap-free per series); null for a Draft.
+            "number": head["invoice_number"],
             "type": head["type"],
             "status": head["status"],
             "issued_at": _iso(head["issued_at"]),
@@ -173,10 +176,14 @@ def export_settlement_lines(
     conn: Conn, period: BillingPeriod, path: Path, *, force: bool = False
 ) -> int:
     """The settlement lines of the period's latest completed runs as Parquet; kWh as
-    decimal128(18,3) and amounts as decimal128(20,6), never floats. Returns the row count."""
+    decimal128(18,3) and amounts as decimal128(20,6), never floats. Returns the row count.
+
+    Raises UnsettledPeriod (no file written) when a supplied grid area of the period has no
+    completed settlement run."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    require_settled(conn, period)
     rows = documents.lines_of_runs(conn, store.latest_completed_runs(conn, period))
     schema = pa.schema(
         [

@@ -26,6 +26,7 @@ from settlement.invoicing import (
     missing_runs,
     plan_customer,
 )
+from settlement.settled_period import require_settled
 from storage import invoices as store
 from storage.db import Conn
 
@@ -39,6 +40,8 @@ class InvoicingReport:
     discarded: list[uuid.UUID] = field(default_factory=list)
     unchanged: int = 0
     issued: list[uuid.UUID] = field(default_factory=list)
+    # The numbers the issued invoices got (gap-free per series), in order.
+    issued_numbers: list[str] = field(default_factory=list)
     # (customer id, reason) of customers left out of this run.
     skipped: list[tuple[uuid.UUID, str]] = field(default_factory=list)
     # Settlement lines without a contract cannot be billed to anyone.
@@ -49,12 +52,16 @@ def run_invoicing(
     conn: Conn, period: BillingPeriod, now: datetime, *, issue: bool = False
 ) -> InvoicingReport:
     """Bring the period's invoices in line with the latest completed settlement runs, in one
-    transaction; with `issue`, then issue every Draft of the period."""
+    transaction; with `issue`, then issue every Draft of the period.
+
+    Raises UnsettledPeriod (nothing written) when a supplied grid area of the period has no
+    completed settlement run."""
     if now.tzinfo is None:
         raise ValueError("expected an aware datetime")
     report = InvoicingReport(period=period.label)
     with conn.transaction():
         store.lock_invoicing(conn)
+        require_settled(conn, period)
         runs = store.latest_completed_runs(conn, period)
         lines, report.lines_without_contract = store.settled_lines(conn, runs)
         contracts = store.contracts_for_period(conn, period, settings().timezone)
@@ -107,5 +114,6 @@ def run_invoicing(
                     report.discarded.append(action.invoice_id)
         report.billing_period_id = bp_id
         if issue and bp_id is not None:
-            report.issued = store.issue_drafts(conn, bp_id, now)
+            report.issued = store.issue_drafts(conn, bp_id, now, settings().invoice_number_prefix)
+            report.issued_numbers = sorted(store.invoice_numbers(conn, report.issued).values())
     return report

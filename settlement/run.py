@@ -6,7 +6,8 @@ A run of (billing period, grid area):
    serialise while runs of different grid areas go in parallel (separate processes);
 2. marks runs of the same period and area still 'Running' as Failed "abandoned" — we hold the
    lock, so their process is gone;
-3. inserts settlement_run (version = previous max + 1, status Running) and commits it;
+3. inserts settlement_run (version = highest version that did not fail + 1, status Running)
+   and commits it;
 4. in ONE transaction computes every line (storage.settlement.compute_lines), the aconto
    settlements (settlement.aconto) and sets status Completed with the summary, so a failed or
    killed run never shows lines as completed; on error the run is set Failed with the error in
@@ -98,12 +99,20 @@ class RunReport:
             "duration_seconds": f"{self.seconds:.3f}",
         }
 
+    def nobody(self) -> str:
+        """The note on a run that settled no metering point ('' when it settled some)."""
+        if self.settled:
+            return ""
+        if self.left_out:
+            return f": settled nobody, all {len(self.left_out)} metering points left out"
+        return ": settled nobody, no metering point of ours to settle in this grid area and period"
+
     def table(self) -> str:
         """The closing summary for a terminal."""
         mode = "DRY RUN, nothing written" if self.dry_run else self.status
         lines = [
             f"settlement {self.period.label} grid area {self.grid_area} version {self.version} "
-            f"({mode}) in {self.seconds:.1f} s",
+            f"({mode}) in {self.seconds:.1f} s{self.nobody()}",
             f"  metering points settled  {self.settled}",
             f"  metering points left out {len(self.left_out)}",
         ]
@@ -315,7 +324,7 @@ def _compute(
     )
     progress(
         f"{prefix}: {report.settled} metering points settled, {len(report.left_out)} left out "
-        f"({time.perf_counter() - started:.1f} s)"
+        f"({time.perf_counter() - started:.1f} s){report.nobody()}"
     )
     if report.settled:
         report.supplied_days = sql.supplied_days_per_contract(conn)

@@ -45,6 +45,7 @@ INVOICE_HEAD_COLUMNS = (
     "period_start",
     "period_end",
     "frequency",
+    "invoice_number",
 )
 
 
@@ -57,7 +58,7 @@ def invoice_with_lines(
                   i.settlement_run_id, i.corrects_invoice_id, i.payment_term_days,
                   i.total_ex_vat, i.vat_amount, i.total_incl_vat,
                   c.id, c.name, c.contact_type, c.cpr_cvr, c.email,
-                  bp.period_start, bp.period_end, bp.frequency
+                  bp.period_start, bp.period_end, bp.frequency, i.invoice_number
            FROM invoice i JOIN customer c ON c.id = i.customer_id
            JOIN billing_period bp ON bp.id = i.billing_period_id
            WHERE i.id = %s""",

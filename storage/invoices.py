@@ -245,7 +245,7 @@ def existing_invoices(
 ) -> dict[uuid.UUID, list[ExistingInvoice]]:
     """The period's invoices per customer, with their lines (Cancelled ones left out)."""
     heads = conn.execute(
-        """SELECT id, customer_id, type, status, corrects_invoice_id FROM invoice
+        """SELECT id, customer_id, type, status, corrects_invoice_id, invoice_number FROM invoice
            WHERE billing_period_id = %s AND status <> 'Cancelled'
            ORDER BY created_at, id""",
         (billing_period_id,),
@@ -268,6 +268,7 @@ def existing_invoices(
                 status=InvoiceStatus(head[3]),
                 lines=tuple(lines[head[0]]),
                 corrects_invoice_id=head[4],
+                number=head[5],
             )
         )
     return found
@@ -345,15 +346,61 @@ def discard_draft(conn: Conn, invoice_id: uuid.UUID) -> None:
     conn.execute("DELETE FROM invoice WHERE id = %s AND status = 'Draft'", (invoice_id,))
 
 
-def issue_drafts(conn: Conn, billing_period_id: uuid.UUID, now: datetime) -> list[uuid.UUID]:
+def issue_drafts(
+    conn: Conn, billing_period_id: uuid.UUID, now: datetime, prefix: str
+) -> list[uuid.UUID]:
     """Draft → Issued for the period's drafts: issued_at = now, due_date = the issue date (local)
-    + the payment term."""
+    + the payment term, and the next numbers of the series `<prefix>-<local year>` in the
+    drafts' creation order.
+
+    The series' counter row is updated in the caller's transaction, so numbers are gap-free: a
+    rolled-back issue takes its numbers back with it, and concurrent issuers wait on the row.
+    """
     issue_date = local_date(now)
+    series = f"{prefix}-{issue_date.year}"
+    drafts = [
+        row[0]
+        for row in conn.execute(
+            """SELECT id FROM invoice WHERE billing_period_id = %s AND status = 'Draft'
+               ORDER BY created_at, id FOR UPDATE""",
+            (billing_period_id,),
+        ).fetchall()
+    ]
+    if not drafts:
+        return []
+    conn.execute(
+        "INSERT INTO invoice_number_series (series) VALUES (%s) ON CONFLICT DO NOTHING", (series,)
+    )
+    row = conn.execute(
+        """UPDATE invoice_number_series SET last_number = last_number + %s WHERE series = %s
+           RETURNING last_number""",
+        (len(drafts), series),
+    ).fetchone()
+    assert row is not None
+    first = int(row[0]) - len(drafts) + 1
+    with conn.cursor() as cur:
+        cur.executemany(
+            """UPDATE invoice SET status = 'Issued', issued_at = %s,
+                      due_date = %s::date + payment_term_days, number_series = %s,
+                      number_in_series = %s, invoice_number = %s
+               WHERE id = %s AND status = 'Draft'""",
+            [
+                (now, issue_date, series, n, invoice_number(series, n), invoice_id)
+                for n, invoice_id in enumerate(drafts, start=first)
+            ],
+        )
+    return sorted(drafts)
+
+
+def invoice_number(series: str, number: int) -> str:
+    """The printed invoice number: series and number, zero-padded to six digits."""
+    return f"{series}-{number:06d}"
+
+
+def invoice_numbers(conn: Conn, invoice_ids: list[uuid.UUID]) -> dict[uuid.UUID, str]:
+    """The numbers of those invoices that have one (issued)."""
     rows = conn.execute(
-        """UPDATE invoice SET status = 'Issued', issued_at = %s,
-                  due_date = %s::date + payment_term_days
-           WHERE billing_period_id = %s AND status = 'Draft'
-           RETURNING id""",
-        (now, issue_date, billing_period_id),
+        "SELECT id, invoice_number FROM invoice WHERE id = ANY(%s) AND invoice_number IS NOT NULL",
+        (invoice_ids,),
     ).fetchall()
-    return sorted(row[0] for row in rows)
+    return {row[0]: str(row[1]) for row in rows}

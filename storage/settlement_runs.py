@@ -81,11 +81,13 @@ def mark_abandoned(conn: Conn, billing_period_id: uuid.UUID, grid_area: str) -> 
 
 
 def insert_run(conn: Conn, billing_period_id: uuid.UUID, grid_area: str) -> tuple[uuid.UUID, int]:
-    """A new 'Running' run, version = previous max + 1 for the period and grid area."""
+    """A new 'Running' run for the period and grid area: version = the highest version of its
+    runs that did not fail + 1 (a Failed run does not use up its number; migration 0041)."""
     run_id = uuid.uuid4()
     row = conn.execute(
         """INSERT INTO settlement_run (id, billing_period_id, version, status, grid_area_code)
-           SELECT %(id)s, %(bp)s, coalesce(max(version), 0) + 1, 'Running', %(area)s
+           SELECT %(id)s, %(bp)s, coalesce(max(version) FILTER (WHERE status <> 'Failed'), 0) + 1,
+                  'Running', %(area)s
            FROM settlement_run WHERE billing_period_id = %(bp)s AND grid_area_code = %(area)s
            RETURNING version""",
         {"id": run_id, "bp": billing_period_id, "area": grid_area},

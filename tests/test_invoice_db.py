@@ -21,6 +21,7 @@ from schemas.calendar import BillingPeriod, to_local
 from schemas.codelists import ChargeType
 from settlement.invoice_run import run_invoicing
 from settlement.rules import round_ore
+from settlement.settled_period import UnsettledPeriod
 from storage.db import connect
 from tests.invoice_fixtures import (
     ContractRow,
@@ -240,10 +241,10 @@ def test_a_draft_follows_a_new_run_in_place(db: str) -> None:
         ]
 
 
-def test_a_customer_waits_while_a_grid_area_has_no_completed_run(db: str) -> None:
+def test_a_period_with_a_supplied_grid_area_without_a_completed_run_is_refused(db: str) -> None:
     contracts = [
         ContractRow("C1", "K1", _gsrn(1), "344", "Monthly", "PostPayment", 14, OCTOBER.start),
-        ContractRow("C1", "K2", _gsrn(2), "740", "Monthly", "PostPayment", 14, OCTOBER.start),
+        ContractRow("C2", "K2", _gsrn(2), "740", "Monthly", "PostPayment", 14, OCTOBER.start),
     ]
     with connect(db) as conn:
         seed_contracts(conn, contracts)
@@ -256,10 +257,42 @@ def test_a_customer_waits_while_a_grid_area_has_no_completed_run(db: str) -> Non
             [LineRow(_gsrn(2), "K2", "Energy", Decimal(1), Decimal(1))],
             status="Running",
         )
+        insert_run(conn, OCTOBER, "740", 2, [], status="Failed")
         conn.commit()
-        report = run_invoicing(conn, OCTOBER, NOW)
-    assert report.created == []
-    assert report.skipped == [(ids("C1"), "no completed settlement run for 2026-10 grid area 740")]
+        with pytest.raises(UnsettledPeriod) as refused:
+            run_invoicing(conn, OCTOBER, NOW, issue=True)
+        assert str(refused.value) == (
+            "period 2026-10 (2026-10-01 to 2026-10-31) is not settled: no completed settlement"
+            " run for grid area 740; run `elflow settle --period 2026-10` first"
+        )
+        assert conn.execute("SELECT count(*) FROM invoice").fetchone() == (0,)
+        # Once 740 has a completed run, both customers are invoiced.
+        insert_run(
+            conn, OCTOBER, "740", 3, [LineRow(_gsrn(2), "K2", "Energy", Decimal(1), Decimal(1))]
+        )
+        conn.commit()
+        assert len(run_invoicing(conn, OCTOBER, NOW).created) == 2
+
+
+def test_a_quarter_names_each_month_and_grid_area_without_a_run(db: str) -> None:
+    q4 = BillingPeriod.parse("2026-Q4")
+    contracts = [
+        ContractRow("C1", "K1", _gsrn(1), "344", "Quarterly", "PostPayment", 30, OCTOBER.start),
+        ContractRow("C2", "K2", _gsrn(2), "740", "Monthly", "PostPayment", 14, OCTOBER.start),
+    ]
+    with connect(db) as conn:
+        seed_contracts(conn, contracts)
+        for area in ("344", "740"):
+            insert_run(conn, OCTOBER, area, 1, [])
+        insert_run(conn, BillingPeriod.parse("2026-11"), "344", 1, [])
+        conn.commit()
+        with pytest.raises(UnsettledPeriod) as refused:
+            run_invoicing(conn, q4, NOW)
+    assert str(refused.value) == (
+        "period 2026-Q4 (2026-10-01 to 2026-12-31) is not settled: no completed settlement run"
+        " for 2026-11 grid area 740; 2026-12 grid areas 344, 740; run `elflow settle --period"
+        " 2026-Q4` first"
+    )
 
 
 def test_the_database_refuses_to_change_an_issued_invoice(db: str) -> None:
@@ -290,7 +323,9 @@ def _reject_float(text: str) -> Any:
     raise AssertionError(f"a float in the JSON export: {text}")
 
 
-def test_invoice_cli_issues_and_exports_json_with_string_amounts(db: str, tmp_path: Path) -> None:
+def test_invoice_cli_issues_and_exports_json_with_string_amounts(
+    db: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     _one_customer(db, payment_model="Aconto")
     lines = [
         *_energy("301.215"),
@@ -313,6 +348,10 @@ def test_invoice_cli_issues_and_exports_json_with_string_amounts(db: str, tmp_pa
     )
     issued = to_local(datetime.fromisoformat(document["invoice"]["issued_at"]))
     assert document["invoice"]["due_date"] == (issued.date() + timedelta(days=14)).isoformat()
+    # The number of the series of the issue's local year, also in the command's output.
+    number = f"EF-{issued.year}-000001"
+    assert document["invoice"]["number"] == number
+    assert f"issued invoice numbers {number}\n" in capsys.readouterr().out
     assert document["customer"] == {
         "id": str(ids("C1")),
         "name": "Kunde C1",
@@ -369,13 +408,40 @@ def test_export_lines_writes_decimal_parquet_of_the_latest_runs(db: str, tmp_pat
     )
 
 
-def test_export_lines_of_a_period_without_runs_writes_an_empty_typed_file(
+def test_export_lines_of_a_period_nobody_is_supplied_in_writes_an_empty_typed_file(
     db: str, tmp_path: Path
 ) -> None:
     out = tmp_path / "empty.parquet"
     assert _cli("export", "lines", "--period", "2026-Q4", "--out", str(out)) == 0
     table = pq.read_table(out)
     assert table.num_rows == 0 and table.schema.field("total_amount").type == pa.decimal128(20, 6)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ("invoice", "--period", "2026-11", "--issue"),
+        ("export", "lines", "--period", "2026-11", "--out", "{out}"),
+    ],
+)
+def test_invoice_and_export_refuse_an_unsettled_period_in_one_line(
+    db: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: tuple[str, ...]
+) -> None:
+    _one_customer(db)  # supplied in 344 from October 2025 on; October settled, November not
+    with connect(db) as conn:
+        insert_run(conn, OCTOBER, "344", 1, _energy("100"))
+        conn.commit()
+    out = tmp_path / "lines.parquet"
+    assert _cli(*(arg.format(out=out) for arg in argv)) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.splitlines() == [
+        "elflow: period 2026-11 (2026-11-01 to 2026-11-30) is not settled: no completed"
+        " settlement run for grid area 344; run `elflow settle --period 2026-11` first"
+    ]
+    assert not out.exists()
+    with connect(db) as conn:
+        assert conn.execute("SELECT count(*) FROM invoice").fetchone() == (0,)
 
 
 def test_a_quarter_run_is_preferred_over_the_months_runs_of_its_grid_area(db: str) -> None:

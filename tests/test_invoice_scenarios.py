@@ -8,8 +8,9 @@ given/settlement_lines.csv  step;period;grid_area;version;gsrn;contract;charge_t
                             VAT per line = 25 %, as the settlement run writes it)
 given/aconto_settlements.csv (optional) step;period;grid_area;version;contract;actual_cost;
                             aconto_paid;new_aconto_amount   (tied to that run)
-given/steps.csv             step;invoice_period;now;issue;skipped   (after the step's runs are written,
-                            `elflow invoice --period <invoice_period> [--issue]` at `now`)
+given/steps.csv             step;invoice_period;now;issue;skipped[;refused]   (after the step's runs
+                            are written, `elflow invoice --period <invoice_period> [--issue]` at
+                            `now`; refused=true: the period is not settled, nothing is written)
 then/invoices.csv           invoice;customer;period;type;status;issued_at;due_date;corrects;
                             total_ex_vat;vat_amount;total_incl_vat
 then/invoice_lines.csv      invoice;line_no;charge_type;aconto_kind;gsrn;description;quantity;
@@ -33,6 +34,7 @@ import pytest
 from schemas.calendar import BillingPeriod
 from settlement.invoice_run import run_invoicing
 from settlement.rules import round_ore
+from settlement.settled_period import UnsettledPeriod
 from storage.db import connect
 from storage.invoices import latest_completed_runs
 from tests.invoice_fixtures import (
@@ -204,13 +206,14 @@ def test_invoice_scenario(db: str, name: str) -> None:
         period = BillingPeriod.parse(step["invoice_period"])
         if period not in periods:
             periods.append(period)
+        now = datetime.fromisoformat(step["now"])
+        issue = step["issue"].lower() == "true"
         with connect(db) as conn:
-            report = run_invoicing(
-                conn,
-                period,
-                datetime.fromisoformat(step["now"]),
-                issue=step["issue"].lower() == "true",
-            )
+            if (step.get("refused") or "false").lower() == "true":
+                with pytest.raises(UnsettledPeriod):
+                    run_invoicing(conn, period, now, issue=issue)
+                continue
+            report = run_invoicing(conn, period, now, issue=issue)
         assert len(report.skipped) == int(step.get("skipped") or 0), report.skipped
 
     invoices, lines = _stored(db)

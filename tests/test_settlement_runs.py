@@ -45,7 +45,7 @@ def lines_of(db: str, run_id: object) -> list[tuple[object, ...]]:
 def runs_of(db: str) -> list[tuple[object, ...]]:
     with connect(db) as conn:
         return conn.execute(
-            "SELECT version, status, error_details FROM settlement_run ORDER BY version"
+            "SELECT version, status, error_details FROM settlement_run ORDER BY executed_at, version"
         ).fetchall()
 
 
@@ -95,8 +95,12 @@ def test_missing_spot_price_fails_the_run_without_lines_then_a_rerun_completes(
         assert count == (0,)
     load(db)  # the complete price file
     [report] = settle(OCTOBER, "344", url=db, now=AFTER, progress=quiet)
-    assert report.version == 2 and report.status == "Completed"
+    # The failed run keeps its record; its version is tried again, not used up.
+    assert report.version == 1 and report.status == "Completed"
     assert len(lines_of(db, report.run_id)) == 7
+    assert [(v, s) for v, s, _ in runs_of(db)] == [(1, "Failed"), (1, "Completed")]
+    [after] = settle(OCTOBER, "344", url=db, now=AFTER, progress=quiet)
+    assert after.version == 2
 
 
 def test_missing_tariff_names_grid_area_and_instant(db: str) -> None:
@@ -119,9 +123,9 @@ def test_a_killed_run_is_marked_abandoned_by_the_next_run(db: str) -> None:
         period_id = billing_period_id(conn, OCTOBER.start, OCTOBER.end, "Monthly")
         run_store.insert_run(conn, period_id, "344")  # a run whose process died: Running, no lines
     [report] = settle(OCTOBER, "344", url=db, now=AFTER, progress=quiet)
-    assert report.version == 2
+    assert report.version == 1
     runs = runs_of(db)
-    assert [(v, s) for v, s, _ in runs] == [(1, "Failed"), (2, "Completed")]
+    assert [(v, s) for v, s, _ in runs] == [(1, "Failed"), (1, "Completed")]
     assert str(runs[0][2]).startswith("abandoned")
 
 
@@ -179,3 +183,22 @@ def test_cli_settles_every_supplied_grid_area_and_prints_a_summary(
     assert "settlement 2026-10 grid area 344 version 1 (Completed)" in out.out
     assert "metering points settled  1" in out.out
     assert "computing lines" in out.err
+
+
+def test_a_run_that_settles_nobody_says_so(db: str, capsys: pytest.CaptureFixture[str]) -> None:
+    load(db)
+    with connect(db, autocommit=True) as conn:
+        conn.execute(
+            """INSERT INTO grid_area (code, grid_operator_gln, grid_operator_name, price_area)
+               VALUES ('791', '5790000000000', 'Empty Net', 'DK1')"""
+        )
+    assert main(["settle", "--period", "2026-10", "--grid-area", "791"]) == 0
+    out = capsys.readouterr()
+    assert (
+        "settlement 2026-10 grid area 791 version 1 (Completed) in "
+    ) in out.out and out.out.splitlines()[0].endswith(
+        ": settled nobody, no metering point of ours to settle in this grid area and period"
+    )
+    assert "settled nobody" in out.err  # the progress line too
+    [full] = settle(OCTOBER, "344", url=db, now=AFTER, progress=quiet)
+    assert full.nobody() == "" and "settled nobody" not in full.table()
