@@ -34,25 +34,35 @@ def feed_through_datahub(cfg: Settings, spec: FeedSpec) -> tuple[int, Counter[st
         for message in generate_feed(spec):
             kinds[message.kind] += 1
             hub.enqueue(cfg.supplier_gln, "MeasureData", message.value)
-        env = {
-            **os.environ,
-            "ELFLOW_DATAHUB_BASE_URL": hub.url,
-            "ELFLOW_DATAHUB_CLIENT_ID": "elflow-demo",
-            "ELFLOW_DATAHUB_CLIENT_SECRET": secret,
-            "ELFLOW_DATAHUB_CATEGORIES": "MeasureData",
-            "ELFLOW_DATAHUB_METRICS_PORT": "0",
-        }
-        started = time.perf_counter()
-        pull = subprocess.run(
-            [sys.executable, "-m", "deploy.cli", "datahub", "pull", "--until-empty"],
-            cwd=ROOT,
-            env=env,
-            check=False,
-        )
-        seconds = time.perf_counter() - started
-        left = hub.waiting(cfg.supplier_gln, "MeasureData")
-        if pull.returncode != 0 or left:
-            raise DemoFeedError(
-                f"elflow datahub pull exited {pull.returncode} with {left} documents queued"
-            )
+        seconds = pull_until_empty(hub, "elflow-demo", secret, cfg.supplier_gln, {})
     return sum(kinds.values()), kinds, seconds
+
+
+def pull_until_empty(
+    hub: FakeDataHub, client_id: str, secret: str, gln: str, env: dict[str, str]
+) -> float:
+    """Run `elflow datahub pull --until-empty` (its own process) against `hub`'s MeasureData queue
+    with `env` on top of ours; returns its seconds, or one line when it left documents behind."""
+    settings_env = {
+        **os.environ,
+        **env,
+        "ELFLOW_DATAHUB_BASE_URL": hub.url,
+        "ELFLOW_DATAHUB_CLIENT_ID": client_id,
+        "ELFLOW_DATAHUB_CLIENT_SECRET": secret,
+        "ELFLOW_DATAHUB_CATEGORIES": "MeasureData",
+        "ELFLOW_DATAHUB_METRICS_PORT": "0",
+    }
+    started = time.perf_counter()
+    pull = subprocess.run(
+        [sys.executable, "-m", "deploy.cli", "datahub", "pull", "--until-empty"],
+        cwd=ROOT,
+        env=settings_env,
+        check=False,
+    )
+    seconds = time.perf_counter() - started
+    left = hub.waiting(gln, "MeasureData")
+    if pull.returncode != 0 or left:
+        raise DemoFeedError(
+            f"elflow datahub pull exited {pull.returncode} with {left} documents queued"
+        )
+    return seconds

@@ -11,12 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from confluent_kafka import Consumer, TopicPartition
 
 from schemas.calendar import local_midnight_utc
 from schemas.settings import Settings
 from storage.db import Conn
 from tests.conftest import use_database
+from tests.topics import read_topic
 
 DATAHUB_GLN = "5790001330552"
 OTHER_SUPPLIER = "5790000000005"
@@ -156,26 +156,10 @@ def reading(conn: Conn, gsrn: str, day: date) -> None:
 
 def outbound_documents(cfg: Settings) -> list[tuple[uuid.UUID, dict[str, Any]]]:
     """(request id, document) of every message on the outbound topic, in partition order."""
-    topic = cfg.outbound_topic
-    consumer = Consumer(cfg.kafka_client_config(**{"group.id": f"count-{uuid.uuid4().hex}"}))
-    found = []
-    for partition in consumer.list_topics(topic, timeout=10).topics[topic].partitions:
-        low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=10)
-        if high <= low:
-            continue
-        consumer.assign([TopicPartition(topic, partition, low)])
-        read = 0
-        while read < high - low:
-            msg = consumer.poll(10)
-            assert msg is not None, "the outbound topic ended early"
-            if msg.error():
-                continue
-            read += 1
-            value = dict(msg.headers() or []).get("request_id")
-            assert isinstance(value, bytes)
-            found.append((uuid.UUID(value.decode()), json.loads(msg.value() or b"")))
-    consumer.close()
-    return found
+    return [
+        (uuid.UUID(headers["request_id"].decode()), json.loads(value))
+        for _partition, _key, value, headers in read_topic(cfg, cfg.outbound_topic)
+    ]
 
 
 def customer_data(

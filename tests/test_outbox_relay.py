@@ -10,7 +10,6 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from confluent_kafka import Consumer, TopicPartition
 
 from flows.masterdata import events_topic
 from schemas.settings import Settings, settings
@@ -18,6 +17,7 @@ from settlement.masterdata import apply_batch, message_items
 from storage.db import connect
 from tests.conftest import use_database
 from tests.masterdata_docs import month_feed
+from tests.topics import read_topic
 
 pytestmark = pytest.mark.services
 
@@ -25,26 +25,10 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _events_on_topic(cfg: Settings) -> Counter[uuid.UUID]:
-    topic = events_topic(cfg)
-    consumer = Consumer(cfg.kafka_client_config(**{"group.id": f"count-{uuid.uuid4().hex}"}))
-    seen: Counter[uuid.UUID] = Counter()
-    for partition in consumer.list_topics(topic, timeout=10).topics[topic].partitions:
-        low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=10)
-        if high <= low:
-            continue
-        consumer.assign([TopicPartition(topic, partition, low)])
-        read = 0
-        while read < high - low:
-            msg = consumer.poll(10)
-            assert msg is not None, "the events topic ended early"
-            if msg.error():
-                continue
-            read += 1
-            value = dict(msg.headers() or []).get("event_id")
-            assert isinstance(value, bytes)
-            seen[uuid.UUID(value.decode())] += 1
-    consumer.close()
-    return seen
+    return Counter(
+        uuid.UUID(headers["event_id"].decode())
+        for _partition, _key, _value, headers in read_topic(cfg, events_topic(cfg))
+    )
 
 
 def _relay(tmp_path: Path, *extra: str) -> subprocess.Popen[bytes]:

@@ -12,8 +12,6 @@ import itertools
 import json
 import os
 import secrets
-import subprocess
-import sys
 import time
 import uuid
 from datetime import date
@@ -22,6 +20,7 @@ from tempfile import TemporaryDirectory
 
 from confluent_kafka.admin import AdminClient
 
+from deploy.demo_datahub import pull_until_empty
 from deploy.fake_datahub import FakeDataHub
 from flows.feed import FeedSpec, generate_feed
 from flows.runner import start_flow
@@ -74,30 +73,14 @@ def bench_datahub(documents: int, series_per_document: int = 1) -> str:
         for body in bodies:
             hub.enqueue(base.supplier_gln, "MeasureData", body)
         env = {
-            **os.environ,
             "ELFLOW_DATABASE_URL": url,
             "ELFLOW_READINGS_TOPIC": topic,
             "ELFLOW_DEADLETTER_TOPIC": f"{topic}.dlq",
             "ELFLOW_MASTERDATA_TOPIC": f"{topic}.md",
             "ELFLOW_RECOVERY_DIR": str(Path(tmp) / "recovery"),
-            "ELFLOW_DATAHUB_BASE_URL": hub.url,
-            "ELFLOW_DATAHUB_CLIENT_ID": "bench",
-            "ELFLOW_DATAHUB_CLIENT_SECRET": secret,
-            "ELFLOW_DATAHUB_CATEGORIES": "MeasureData",
-            "ELFLOW_DATAHUB_METRICS_PORT": "0",
             "ELFLOW_METRICS_PORT": "0",
         }
-        started = time.perf_counter()
-        pull = subprocess.run(
-            [sys.executable, "-m", "deploy.cli", "datahub", "pull", "--until-empty"],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            check=False,
-        )
-        pull_seconds = time.perf_counter() - started
-        if pull.returncode != 0 or hub.waiting(base.supplier_gln, "MeasureData"):
-            raise RuntimeError(f"connector failed: {pull.stderr.decode()[-500:]}")
+        pull_seconds = pull_until_empty(hub, "bench", secret, base.supplier_gln, env)
         cfg = Settings(
             **{
                 **base.model_dump(),
@@ -109,7 +92,7 @@ def bench_datahub(documents: int, series_per_document: int = 1) -> str:
             }
         )
         started = time.perf_counter()
-        procs = start_flow(cfg, processes=1, until_end=True, env=env)
+        procs = start_flow(cfg, processes=1, until_end=True, env={**os.environ, **env})
         codes = [p.wait() for p in procs]
         flow_seconds = time.perf_counter() - started
         if any(codes):
