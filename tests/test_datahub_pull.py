@@ -193,3 +193,22 @@ def test_settings_and_role_refusals_are_one_line(
     monkeypatch.setenv("ELFLOW_DATAHUB_CATEGORIES", "MeasureData,Foo")
     with pytest.raises(ConfigError, match="unknown category 'Foo'"):
         load_settings()
+
+
+@pytest.mark.parametrize(
+    "junk", [b"\xff\xfe not a document", b"{" * 5000, b"<!DOCTYPE x [<!ENTITY a 'b'>]><x/>"]
+)
+def test_a_hostile_document_between_two_valid_ones_fails_only_itself(
+    hub: FakeDataHub, junk: bytes
+) -> None:
+    """The connector does not judge content: junk goes to the readings topic (whose flow
+    dead-letters it with a reason) and is dequeued; the documents around it pass unchanged."""
+    hub.enqueue(ACTOR, "MeasureData", _rsm012("before-it"))
+    hub.enqueue(ACTOR, "MeasureData", junk)
+    hub.enqueue(ACTOR, "MeasureData", _rsm012("after-it"))
+    stats = run(settings(), until_empty=True)
+    assert (stats.peeked, stats.published, stats.dequeued) == (3, 3, 3)
+    cfg = settings()
+    values = [value for _p, _k, value, _h in read_topic(cfg, cfg.readings_topic)]
+    assert sorted(values) == sorted([_rsm012("before-it"), junk, _rsm012("after-it")])
+    assert hub.waiting(ACTOR, "MeasureData") == 0
