@@ -436,7 +436,7 @@ def test_invoice_and_export_refuse_an_unsettled_period_in_one_line(
     captured = capsys.readouterr()
     assert captured.out == ""
     assert captured.err.splitlines() == [
-        "elflow: period 2026-11 (2026-11-01 to 2026-11-30) is not settled: no completed"
+        "elflow: period 2026-11 (1 to 30 November 2026) is not settled: no completed"
         " settlement run for grid area 344; run `elflow settle --period 2026-11` first"
     ]
     assert not out.exists()
