@@ -27,7 +27,11 @@ from typing import Any
 
 from schemas.calendar import BillingPeriod, format_local, format_month, to_local
 from settlement.close_report import (
+    INVOICED,
+    NOT_INVOICED,
+    NOT_ISSUED,
     SHOWN,
+    SHOWN_INVOICED,
     STATUS_ORDER,
     AreaClose,
     CloseReport,
@@ -203,13 +207,18 @@ def _text(report: CloseReport) -> list[str]:
     for status in STATUS_ORDER:
         if by_status.get(status):
             out.append(f"  {status:<18}{len(by_status[status]):>6}")
+    hints = {
+        NOT_ISSUED: f" (Drafts: `elflow invoice --period {period.label} --issue` issues them)",
+        NOT_INVOICED: f" (`elflow invoice --period {period.label}` builds their invoices)",
+    }
     for status in STATUS_ORDER:
         rows = by_status.get(status, [])
+        shown = SHOWN_INVOICED if status in (INVOICED, NOT_ISSUED) else SHOWN
         if rows:
-            out.append(f"  {status}:")
-            out += [f"    {c.name} ({c.customer_id}): {_why(c)}" for c in rows[:SHOWN]]
-            if len(rows) > SHOWN:
-                out.append(f"    … and {len(rows) - SHOWN} more (see the customers file)")
+            out.append(f"  {status}{hints.get(status, '')}:")
+            out += [f"    {c.name} ({c.customer_id}): {_why(c)}" for c in rows[:shown]]
+            if len(rows) > shown:
+                out.append(f"    … and {len(rows) - shown} more (see the customers file)")
     out += ["", *_aconto_text(report.customers)]
     return out
 

@@ -50,8 +50,10 @@ MONTHLY = "monthly billing"
 NO_SUPPLY = "no supply"
 STATUS_ORDER = (INVOICED, NOT_ISSUED, NOT_INVOICED, LEFT_OUT, QUARTERLY, MONTHLY, NO_SUPPLY)
 
-# At most this many names per list on the terminal; the files hold every row.
+# At most this many names per list on the terminal (invoiced ones: SHOWN_INVOICED); the files
+# hold every row.
 SHOWN = 50
+SHOWN_INVOICED = 10
 
 
 @dataclass(frozen=True)
@@ -283,13 +285,9 @@ def _status(
             notes.append(f"{', '.join(i.type for i in drafts)} Draft not yet issued")
         return INVOICED, "; ".join(notes)
     if drafts:
-        return NOT_ISSUED, "; ".join(
-            [f"Draft; run `elflow invoice --period {period.label} --issue`", *notes]
-        )
+        return NOT_ISSUED, "; ".join(notes)
     if any(c.id in settled for c in mine):
-        return NOT_INVOICED, "; ".join(
-            [f"settled; run `elflow invoice --period {period.label}`", *notes]
-        )
+        return NOT_INVOICED, "; ".join(["settled, no invoice built yet", *notes])
     if any(c.gsrn in left_out for c in mine):
         return LEFT_OUT, "; ".join(notes)
     supplied = [c for c in mine if c.supplied_days]

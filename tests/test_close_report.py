@@ -269,7 +269,7 @@ def test_cli_prints_the_report_and_writes_the_files(
     printed = capsys.readouterr().out
     assert "grid area 344, October 2026: version 1 Completed" in printed
     assert f"wrote {out / 'close-2026-10-customers.csv'}" in printed
-    assert "not yet invoiced:" in printed
+    assert "not yet invoiced (`elflow invoice --period 2026-10` builds their invoices):" in printed
 
 
 def test_a_never_settled_period_exits_non_zero_with_one_line(
