@@ -83,6 +83,7 @@ def invoice(args: argparse.Namespace) -> int:
         )
     if directory is not None:
         print(f"exported {len(exported)} invoices to {directory}")
+    print(f"every customer, invoiced or why not: elflow close --period {args.period.label}")
     return 0
 
 

@@ -270,6 +270,11 @@ def test_cli_prints_the_report_and_writes_the_files(
     assert "grid area 344, October 2026: version 1 Completed" in printed
     assert f"wrote {out / 'close-2026-10-customers.csv'}" in printed
     assert "not yet invoiced (`elflow invoice --period 2026-10` builds their invoices):" in printed
+    # `elflow invoice` points at the report for the customers it did not invoice.
+    assert main(["invoice", "--period", "2026-10"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == (
+        "every customer, invoiced or why not: elflow close --period 2026-10"
+    )
 
 
 def test_a_never_settled_period_exits_non_zero_with_one_line(
@@ -309,3 +314,24 @@ def test_a_failed_run_exits_non_zero_naming_its_error_and_invoice_refuses_too(
         assert captured.err.splitlines() == [failure]
     with connect(db) as conn:
         assert conn.execute("SELECT count(*) FROM invoice").fetchone() == (0,)
+
+
+def test_a_failed_rerun_is_listed_with_its_error_beside_the_completed_version(
+    db: str, tmp_path: Path
+) -> None:
+    _load(db, portfolio(tmp_path))
+    settle(OCTOBER, url=db, now=NOW, progress=lambda _m: None)
+    with connect(db, autocommit=True) as conn:
+        conn.execute("DELETE FROM electricity_tax")
+    with pytest.raises(SettlementError):
+        settle(OCTOBER, url=db, now=NOW, progress=lambda _m: None)
+    [area] = _report(db).areas
+    assert area.status == "Completed"
+    assert area.completed is not None and area.completed.version == 1
+    # The failed attempt tried version 2 and keeps its record, but version 1 stays in force.
+    assert [(r.version, r.status, r.error) for r in area.failed] == [
+        (2, "Failed", "no electricity tax rate on 29 October 2026 00:00 (local)")
+    ]
+    text = report_text(_report(db))
+    assert "    failed: version 2 started " in text
+    assert text.count("no electricity tax rate on 29 October 2026 00:00 (local)") == 1
