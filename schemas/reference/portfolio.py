@@ -18,6 +18,7 @@ import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from functools import lru_cache
 from typing import Final
 
 from pydantic import ValidationError
@@ -67,16 +68,20 @@ _REFERENCE_TABLES: Final = {
 }
 SOURCE_ID_MAX: Final = 100
 PRINTED_MAX: Final = 50  # refusals printed; the rest are counted
+_UUID_LENGTHS: Final = frozenset({32, 36, 38, 45})  # the forms uuid.UUID() reads
 _NAMESPACE: Final = uuid.UUID("6f0d3c52-1b8e-4f7a-9a51-3e2c7d4b8a10")  # elflow source ids
 
 
+@lru_cache(maxsize=1 << 18)
 def source_uuid(table: str, source_id: str) -> uuid.UUID:
     """The UUID of a source system's id: a UUID is itself, any other text a name-based UUID of
     the table, the same every time."""
-    try:
-        return uuid.UUID(source_id)
-    except ValueError:
-        return uuid.uuid5(_NAMESPACE, f"{table}\x00{source_id}")
+    if len(source_id) in _UUID_LENGTHS:
+        try:
+            return uuid.UUID(source_id)
+        except ValueError:
+            pass
+    return uuid.uuid5(_NAMESPACE, f"{table}\x00{source_id}")
 
 
 class PortfolioRefused(ElflowError):

@@ -285,8 +285,8 @@ class Fields:
         value = self.token(name)
         if not _DATETIME.fullmatch(value):
             raise FieldError(
-                f"{name} is not a date-time: {shown(value)} (YYYY-MM-DD HH:MM, local time"
-                " unless it ends in Z or an offset)"
+                f"{name} is not a date-time: {shown(value)} (YYYY-MM-DD HH:MM[:SS], optionally"
+                " followed by Z or an offset such as +01:00)"
             )
         try:
             moment = datetime.fromisoformat(value.replace(" ", "T", 1))
@@ -329,6 +329,8 @@ class Fields:
                 raise FieldError(f"{name} is not a date: {shown(value)}") from None
             in_window(name, day)
             return day
+        if not _DATETIME.fullmatch(value):
+            raise FieldError(f"{name} is not a date (YYYY-MM-DD): {shown(value)}")
         moment = self._datetime(name)
         local = moment if moment.tzinfo is None else to_local(moment)
         if local.time() != time(0):
