@@ -273,3 +273,39 @@ def test_a_price_list_before_its_grid_areas_says_why_rows_are_skipped(db: str) -
     assert "which has no grid area loaded (load its grid area first if we supply there)" in (
         skipped
     )
+
+
+def test_a_reload_keeps_the_end_a_process_set(db: str) -> None:
+    """A move-out DataHub completed is newer than the portfolio file: loading the file again
+    does not reopen the supply period or the contract."""
+    supply, contract = source_uuid("supply_period", "L-1001-1"), source_uuid("contract", "A-1001")
+    with connect(job="loader", autocommit=True) as conn:
+        load_portfolio(conn, EXAMPLE)
+    with connect(db, autocommit=True) as conn:
+        request = conn.execute(
+            "INSERT INTO process_request (id, type, gsrn, requested_at, status)"
+            " VALUES (gen_random_uuid(), 'MoveOut', %s, now(), 'Completed') RETURNING id",
+            (gsrn_of_example("K-1001"),),
+        ).fetchone()[0]  # type: ignore[index]
+        conn.execute(
+            "UPDATE supply_period SET end_date = '2026-10-20', end_reason = 'MoveOut',"
+            " ended_by_request = %s WHERE id = %s",
+            (request, supply),
+        )
+        conn.execute(
+            "UPDATE contract SET end_date = '2026-10-20', ended_by_request = %s WHERE id = %s",
+            (request, contract),
+        )
+    with connect(job="loader", autocommit=True) as conn:
+        again = load_portfolio(conn, EXAMPLE)
+    assert again.lines()[4:6] == [
+        "0 supply periods inserted, 0 updated, 3 unchanged",
+        "0 contracts inserted, 0 updated, 3 unchanged",
+    ]
+    with connect(db) as conn:
+        ends = conn.execute(
+            "SELECT (SELECT end_date::text || ' ' || end_reason FROM supply_period WHERE id = %s),"
+            " (SELECT end_date::text FROM contract WHERE id = %s)",
+            (supply, contract),
+        ).fetchone()
+    assert ends == ("2026-10-20 MoveOut", "2026-10-20")
