@@ -176,7 +176,7 @@ def test_a_broken_portfolio_is_refused_with_every_reason_and_nothing_written(
     err = capsys.readouterr().err.splitlines()
     expected = [
         "kunder.csv: is not a portfolio file; the files are <kind>.csv or <kind>.json with kind"
-        " one of grid_areas, products, customers, metering_points, supply_periods, contracts,"
+        " one of grid_areas, pricelist, products, customers, metering_points, supply_periods, contracts,"
         " aconto_payments",
         "metering_points.csv row 4: GridAreaCode '999' is not a known grid area: not in"
         " grid_areas.csv nor stored",
@@ -199,7 +199,13 @@ def test_a_broken_portfolio_is_refused_with_every_reason_and_nothing_written(
 def test_a_stored_period_counts_and_a_reload_is_idempotent(db: str, tmp_path: Path) -> None:
     with connect(job="loader", autocommit=True) as conn:
         first = load_portfolio(conn, EXAMPLE)
-        assert first.lines()[2] == "3 customers inserted, 0 updated, 0 unchanged"
+        assert first.lines()[1:4] == [
+            "3 price list rows inserted, 0 updated, 0 unchanged, 1 skipped: 1 charges of grid"
+            " operator 5790000705184, which has no grid area loaded (load its grid area first if"
+            " we supply there)",
+            "2 products inserted, 0 updated, 0 unchanged",
+            "3 customers inserted, 0 updated, 0 unchanged",
+        ]
         loaded = counts(db)
         again = load_portfolio(conn, EXAMPLE)
         assert all(" 0 updated" in line and line.startswith("0 ") for line in again.lines())
@@ -270,8 +276,10 @@ def test_a_price_list_before_its_grid_areas_says_why_rows_are_skipped(db: str) -
         line = import_file(conn, "pricelist", REFERENCE / "datahub_pricelist_2026.csv").line()
     assert "skipped" in line
     skipped = line.split(" skipped: ", 1)[1]
-    assert "which has no grid area loaded (load its grid area first if we supply there)" in (
-        skipped
+    assert skipped == (
+        "1 charges of grid operator 5790001089030, which has no grid area loaded (load its grid"
+        " area first if we supply there); 1 charges of grid operator 5790000705689, which has no"
+        " grid area loaded (load its grid area first if we supply there)"
     )
 
 
@@ -298,7 +306,7 @@ def test_a_reload_keeps_the_end_a_process_set(db: str) -> None:
         )
     with connect(job="loader", autocommit=True) as conn:
         again = load_portfolio(conn, EXAMPLE)
-    assert again.lines()[4:6] == [
+    assert again.lines()[5:7] == [
         "0 supply periods inserted, 0 updated, 3 unchanged",
         "0 contracts inserted, 0 updated, 3 unchanged",
     ]

@@ -15,7 +15,7 @@ the field, in words. No I/O here: the stored keys `check_portfolio` needs come a
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
@@ -32,6 +32,12 @@ from schemas.reference.masterdata import (
     build_master_data,
     master_data_key,
 )
+from schemas.reference.pricelist import (
+    PRICE_LIST_KEY_NAME,
+    PriceListRow,
+    price_list_key,
+    price_list_row,
+)
 from schemas.reference.tabular import (
     Fields,
     Record,
@@ -45,6 +51,7 @@ from schemas.reference.tabular import (
 # Dependency order: every kind refers only to kinds before it.
 PORTFOLIO_KINDS: Final = (
     "grid_areas",
+    "pricelist",  # DatahubPricelist: tariffs, subscriptions and tax, after the grid areas
     "products",
     "customers",
     "metering_points",
@@ -52,7 +59,10 @@ PORTFOLIO_KINDS: Final = (
     "contracts",
     "aconto_payments",
 )
-LABELS: Final = {kind: kind.replace("_", " ") for kind in PORTFOLIO_KINDS}
+LABELS: Final = {
+    kind: "price list rows" if kind == "pricelist" else kind.replace("_", " ")
+    for kind in PORTFOLIO_KINDS
+}
 # The table whose ids a kind's `Id`, and each reference field, map to.
 ID_TABLES: Final = {
     "products": "product",
@@ -108,7 +118,7 @@ class PortfolioRow:
     kind: str
     source: str  # the file, or "FILE section" of a single JSON file
     number: int
-    row: MasterDataRow
+    row: MasterDataRow | PriceListRow
     source_ids: Mapping[str, str]  # field → the source system's id text
 
     def error(self, message: str) -> ReferenceDataError:
@@ -150,7 +160,9 @@ def _refused_key(kind: str, record: Record) -> object:
     """The key a refused row would have had, if its key field is readable."""
     fields = _SourceIdFields(record, ID_TABLES.get(kind))
     try:
-        return fields.uuid("Id") if kind in ID_TABLES else fields.token(_KEY_FIELDS[kind])
+        if kind in ID_TABLES:
+            return fields.uuid("Id")
+        return fields.token(_KEY_FIELDS[kind]) if kind in _KEY_FIELDS else None
     except FieldError:
         return None
 
@@ -162,13 +174,17 @@ def _add_records(portfolio: Portfolio, kind: str, source: str, records: Iterable
     for record in records:
         fields = _SourceIdFields(record, ID_TABLES.get(kind))
         try:
-            row = build_master_data(kind, fields)
+            row = price_list_row(fields) if kind == "pricelist" else build_master_data(kind, fields)
         except (FieldError, ValidationError) as exc:
             message = validation_message(exc) if isinstance(exc, ValidationError) else str(exc)
             portfolio.errors.append(ReferenceDataError(source, record.number, message))
             refused.setdefault(_refused_key(kind, record), record.number)
             continue
-        key, key_name = master_data_key(kind, row)
+        key: Hashable
+        if isinstance(row, PriceListRow):
+            key, key_name = price_list_key(row), PRICE_LIST_KEY_NAME
+        else:
+            key, key_name = master_data_key(kind, row)
         if key in seen:
             shown_key = fields.source_ids.get(key_name, str(key))
             portfolio.errors.append(
@@ -285,9 +301,9 @@ _REFERENCES: Final = (
 
 def _references(portfolio: Portfolio, stored: Stored) -> list[ReferenceDataError]:
     known = {
-        kind: {master_data_key(kind, item.row)[0] for item in portfolio.rows[kind]}
+        kind: {master_data_key(kind, item.row)[0] for item in portfolio.rows[kind]}  # type: ignore[arg-type]
         | stored.keys.get(kind, set())
-        for kind in PORTFOLIO_KINDS
+        for kind in {target for *_, target, _ in _REFERENCES}
     }
     errors = []
     for kind, name, attribute, target, what in _REFERENCES:

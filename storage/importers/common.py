@@ -48,10 +48,14 @@ class ImportResult:
             f"{self.name}: {self.kind}: {self.inserted} inserted, {self.updated} updated, "
             f"{self.unchanged} unchanged"
         )
+        return text + self.skipped_text()
+
+    def skipped_text(self) -> str:
+        """`, N skipped: n1 reason1; n2 reason2`, or nothing when no row was skipped."""
         if not self.skipped:
-            return text
+            return ""
         reasons = "; ".join(f"{count} {why}" for why, count in self.skip_reasons.most_common())
-        return f"{text}, {self.skipped} skipped: {reasons}"
+        return f", {self.skipped} skipped: {reasons}"
 
 
 class RowError(Exception):

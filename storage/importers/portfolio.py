@@ -22,7 +22,6 @@ from typing import Any
 import psycopg
 
 from schemas.reference.bounds import ReferenceDataError
-from schemas.reference.masterdata import AcontoPaymentRow
 from schemas.reference.portfolio import (
     ID_TABLES,
     LABELS,
@@ -38,7 +37,15 @@ from schemas.reference.portfolio import (
 )
 from storage.db import Conn
 from storage.importers import masterdata
-from storage.importers.common import ImportResult, Known, RowError, bulk_upsert, refusal
+from storage.importers.common import (
+    ImportResult,
+    Known,
+    Outcome,
+    RowError,
+    bulk_upsert,
+    refusal,
+)
+from storage.importers.pricelist import write_price_list_row
 
 _KEEP_END = "CASE WHEN t.ended_by_request IS NULL THEN EXCLUDED.{0} ELSE t.{0} END"
 # kind → (table, key, the row's column values, columns whose stored value may win)
@@ -66,6 +73,11 @@ _TABLES = {
         {"end_date": _KEEP_END.format("end_date")},
     ),
 }
+# Kinds written row by row (each row may become several rows, or a billing period).
+_ROW_WRITERS: dict[str, Callable[[Conn, Any, Known], Outcome]] = {
+    "pricelist": write_price_list_row,
+    "aconto_payments": masterdata.write_aconto_payment,
+}
 _REFUSALS = (psycopg.errors.IntegrityError, psycopg.errors.DataError)
 
 
@@ -75,8 +87,10 @@ class PortfolioReport:
     results: list[ImportResult] = field(default_factory=list)
 
     def lines(self) -> list[str]:
+        """One line per kind; skipped rows always with their reasons."""
         return [
-            f"{r.inserted} {LABELS[r.kind]} inserted, {r.updated} updated, {r.unchanged} unchanged"
+            f"{r.inserted} {LABELS[r.kind]} inserted, {r.updated} updated, {r.unchanged}"
+            f" unchanged{r.skipped_text()}"
             for r in self.results
         ]
 
@@ -187,14 +201,15 @@ def _write(conn: Conn, portfolio: Portfolio, report: PortfolioReport) -> None:
         if not items:
             continue
         result = ImportResult(kind, portfolio.sources[kind])
-        if kind == "aconto_payments":
-            known = Known(conn)
+        if kind in _ROW_WRITERS:
+            known, write = Known(conn), _ROW_WRITERS[kind]
             for item in items:
-                assert isinstance(item.row, AcontoPaymentRow)
                 try:
-                    result.count(masterdata.write_aconto_payment(conn, item.row, known))
+                    result.count(write(conn, item.row, known))
                 except RowError as exc:
                     raise PortfolioRefused([item.error(str(exc))]) from None
+                except _REFUSALS as exc:
+                    raise PortfolioRefused([item.error(refusal(exc))]) from None
         else:
             table, key, values, keep = _TABLES[kind]
             try:

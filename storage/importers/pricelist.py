@@ -44,11 +44,13 @@ def write_price_list_row(conn: Conn, row: PriceListRow, known: Known) -> Outcome
     if kind in (ChargeType.SYSTEM_TARIFF, ChargeType.TRANSMISSION_TARIFF):
         return _tariff(conn, row, None, kind)
     if kind not in (ChargeType.GRID_TARIFF, ChargeType.GRID_SUBSCRIPTION):
-        return Skipped("not billed by elflow (fees and other charges than tariffs and tax)")
+        return Skipped(
+            "charges elflow does not bill (fees, and charges other than tariffs, grid subscriptions and tax)"
+        )
     areas = grid_areas_of(conn, row.gln)
     if not areas:
         return Skipped(
-            f"of grid operator {row.gln}, which has no grid area loaded"
+            f"charges of grid operator {row.gln}, which has no grid area loaded"
             " (load its grid area first if we supply there)"
         )
     if kind is ChargeType.GRID_TARIFF:
