@@ -13,7 +13,7 @@ import pytest
 
 from deploy.cli import main
 from schemas.reference.bounds import ReferenceDataError
-from schemas.reference.portfolio import PortfolioRefused, source_uuid
+from schemas.reference.portfolio import PortfolioRefused, parse_portfolio_json, source_uuid
 from schemas.rsm012 import gsrn_check_digit
 from storage.db import connect
 from storage.importers import import_file
@@ -317,3 +317,16 @@ def test_a_reload_keeps_the_end_a_process_set(db: str) -> None:
             (supply, contract),
         ).fetchone()
     assert ends == ("2026-10-20 MoveOut", "2026-10-20")
+
+
+def test_instants_in_refusals_are_local_time_date_first() -> None:
+    point = {"Gsrn": gsrn(1), "Type": "E17_Consumption", "SettlementMethod": "Flex",
+             "ConnectionStatus": "Connected", "GridAreaCode": "131",
+             "GridOperatorGln": "5790001089030", "ActivatedAt": "2026-03-29 03:00",
+             "DeactivatedAt": "2026-03-29T00:30Z"}  # fmt: skip
+    data = json.dumps({"metering_points": [point]}).encode()
+    portfolio = parse_portfolio_json(data, "p.json")
+    assert [str(e) for e in portfolio.errors] == [
+        "p.json metering_points row 1: DeactivatedAt 2026-03-29 01:30 (+01:00) is not after"
+        " ActivatedAt 2026-03-29 03:00 (+02:00)"
+    ]

@@ -17,7 +17,7 @@ from typing import Any, Literal, overload
 
 from pydantic import AwareDatetime
 
-from schemas.calendar import local_midnight_utc
+from schemas.calendar import format_local, local_midnight_utc
 from schemas.codelists import (
     BillingFrequency,
     ConnectionStatus,
@@ -262,7 +262,10 @@ def _metering_point(fields: Fields) -> MeteringPointRow:
     activated = fields.optional("ActivatedAt", fields.local_datetime)
     deactivated = fields.optional("DeactivatedAt", fields.local_datetime)
     if activated is not None and deactivated is not None and deactivated <= activated:
-        raise FieldError("DeactivatedAt is not after ActivatedAt")
+        raise FieldError(
+            f"DeactivatedAt {format_local(deactivated)} is not after ActivatedAt"
+            f" {format_local(activated)}"
+        )
     return MeteringPointRow(
         gsrn=fields.gsrn("Gsrn"),
         type=fields.enum("Type", MeteringPointType),
