@@ -200,7 +200,7 @@ def test_a_stored_period_counts_and_a_reload_is_idempotent(db: str, tmp_path: Pa
     with connect(job="loader", autocommit=True) as conn:
         first = load_portfolio(conn, EXAMPLE)
         assert first.lines()[1:4] == [
-            "3 price list rows inserted, 0 updated, 0 unchanged, 1 skipped: 1 charges of grid"
+            "3 price list rows inserted, 0 updated, 0 unchanged, 1 skipped: 1 × a charge of grid"
             " operator 5790000705184, which has no grid area loaded (load its grid area first if"
             " we supply there)",
             "2 products inserted, 0 updated, 0 unchanged",
@@ -277,9 +277,9 @@ def test_a_price_list_before_its_grid_areas_says_why_rows_are_skipped(db: str) -
     assert "skipped" in line
     skipped = line.split(" skipped: ", 1)[1]
     assert skipped == (
-        "1 charges of grid operator 5790001089030, which has no grid area loaded (load its grid"
-        " area first if we supply there); 1 charges of grid operator 5790000705689, which has no"
-        " grid area loaded (load its grid area first if we supply there)"
+        "1 × a charge of grid operator 5790001089030, which has no grid area loaded (load its"
+        " grid area first if we supply there); 1 × a charge of grid operator 5790000705689, which"
+        " has no grid area loaded (load its grid area first if we supply there)"
     )
 
 

@@ -54,7 +54,7 @@ class ImportResult:
         """`, N skipped: n1 reason1; n2 reason2`, or nothing when no row was skipped."""
         if not self.skipped:
             return ""
-        reasons = "; ".join(f"{count} {why}" for why, count in self.skip_reasons.most_common())
+        reasons = "; ".join(f"{count} × {why}" for why, count in self.skip_reasons.most_common())
         return f", {self.skipped} skipped: {reasons}"
 
 

@@ -45,12 +45,12 @@ def write_price_list_row(conn: Conn, row: PriceListRow, known: Known) -> Outcome
         return _tariff(conn, row, None, kind)
     if kind not in (ChargeType.GRID_TARIFF, ChargeType.GRID_SUBSCRIPTION):
         return Skipped(
-            "charges elflow does not bill (fees, and charges other than tariffs, grid subscriptions and tax)"
+            "a charge elflow does not bill (a fee, or a charge other than a tariff, grid subscription or tax)"
         )
     areas = grid_areas_of(conn, row.gln)
     if not areas:
         return Skipped(
-            f"charges of grid operator {row.gln}, which has no grid area loaded"
+            f"a charge of grid operator {row.gln}, which has no grid area loaded"
             " (load its grid area first if we supply there)"
         )
     if kind is ChargeType.GRID_TARIFF:

@@ -23,8 +23,8 @@ def write_charge_item(conn: Conn, item: ChargeDocumentItem, known: Known) -> Out
     kind = item.settlement_charge
     if item.process_type != "D08" or kind not in (*_TARIFFS, ChargeType.ELECTRICITY_TAX):
         return Skipped(
-            "items that are not D08 tariff prices (charge information and other charges'"
-            " prices are not read from price-list documents)"
+            "not D08 tariff prices (charge information and other charges' prices are not read"
+            " from price-list documents)"
         )
     if kind is ChargeType.ELECTRICITY_TAX:
         raise RowError("electricity tax rates are read from the DatahubPricelist (pricelist)")
