@@ -17,7 +17,7 @@ from schemas.reference.portfolio import PortfolioRefused, parse_portfolio_json, 
 from schemas.rsm012 import gsrn_check_digit
 from storage.db import connect
 from storage.importers import import_file
-from storage.importers.portfolio import load_portfolio
+from storage.importers.portfolio import load_portfolio, read_portfolio
 
 EXAMPLE = Path(__file__).parent.parent / "deploy" / "examples" / "portfolio"
 REFERENCE = Path(__file__).parent / "fixtures" / "reference"
@@ -329,4 +329,33 @@ def test_instants_in_refusals_are_local_time_date_first() -> None:
     assert [str(e) for e in portfolio.errors] == [
         "p.json metering_points row 1: DeactivatedAt 2026-03-29 01:30 (+01:00) is not after"
         " ActivatedAt 2026-03-29 03:00 (+02:00)"
+    ]
+
+
+def test_mistakes_with_files_are_named(tmp_path: Path) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert [str(e) for e in read_portfolio(empty).errors] == [
+        "empty: has no portfolio file (<kind>.csv or .json; kinds: grid_areas, pricelist,"
+        " products, customers, metering_points, supply_periods, contracts, aconto_payments)"
+    ]
+    twice = tmp_path / "twice"
+    twice.mkdir()
+    shutil.copy(EXAMPLE / "customers.csv", twice / "customers.csv")
+    (twice / "customers.json").write_text("[]", encoding="utf-8")
+    assert [str(e) for e in read_portfolio(twice).errors] == [
+        "customers.json: customers.csv already holds the customers"
+    ]
+    assert [str(e) for e in read_portfolio(EXAMPLE / "customers.csv").errors] == [
+        "customers.csv: a portfolio is one JSON file or a folder of <kind>.csv/.json files"
+    ]
+    missing = tmp_path / "nowhere.json"
+    assert [str(e) for e in read_portfolio(missing).errors] == [
+        "nowhere.json: cannot read file: No such file or directory"
+    ]
+    other = tmp_path / "other.json"
+    other.write_text('{"kunder": []}', encoding="utf-8")
+    assert [str(e) for e in read_portfolio(other).errors] == [
+        "other.json: unknown section 'kunder'; the sections are grid_areas, pricelist, products,"
+        " customers, metering_points, supply_periods, contracts, aconto_payments"
     ]
