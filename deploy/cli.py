@@ -269,10 +269,11 @@ def _finance(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     load = _command(
         sub,
         "load",
-        "import reference data (prices, price lists, master data); one transaction per file",
+        "import reference data (prices, price lists, master data); one transaction per file;"
+        " `load portfolio PATH`: a whole portfolio (JSON file or folder) in one transaction",
         "handlers_finance:load",
     )
-    load.add_argument("kind", choices=KINDS)
+    load.add_argument("kind", choices=(*KINDS, "portfolio"))
     load.add_argument("files", nargs="+", metavar="file", type=Path)
 
     settle = _command(

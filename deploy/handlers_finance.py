@@ -11,9 +11,34 @@ def load(args: argparse.Namespace) -> int:
     from storage.db import connect
     from storage.importers import import_file
 
+    if args.kind == "portfolio":
+        return load_portfolio(args)
     with connect(job="loader", autocommit=True) as conn:
         for file in args.files:
             print(import_file(conn, args.kind, file).line())
+    return 0
+
+
+def load_portfolio(args: argparse.Namespace) -> int:
+    """`elflow load portfolio PATH`: every refusal on stderr (the first 50 and a count), then
+    the one-line verdict; or one line per kind of what was written."""
+    from schemas.errors import ElflowError
+    from schemas.reference.portfolio import PortfolioRefused
+    from storage.db import connect
+    from storage.importers.portfolio import load_portfolio as load_all
+
+    if len(args.files) != 1:
+        raise ElflowError("load portfolio takes one path: a JSON file or a folder of files")
+    with connect(job="loader", autocommit=True) as conn:
+        try:
+            report = load_all(conn, args.files[0])
+        except PortfolioRefused as refused:
+            for line in refused.lines():
+                print(line, file=sys.stderr)
+            raise
+    print(f"portfolio {report.path} loaded in one transaction:")
+    for line in report.lines():
+        print(f"  {line}")
     return 0
 
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # elflow's test command: installs what is missing, starts the local stack, then runs the linters,
 # the type checker and the default test suite against the real TimescaleDB and broker.
-# Extra arguments go to pytest (e.g. deploy/test.sh -m slow for the soak/fault tests).
+# Extra arguments go to pytest instead (e.g. deploy/test.sh -m slow for the soak/fault tests).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -12,7 +12,10 @@ eval "$(deploy/stack.sh env)"
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 .venv/bin/mypy .
-if [ $# -eq 0 ]; then
-    set -- -m "not slow"
+if [ $# -gt 0 ]; then
+    exec .venv/bin/pytest "$@"
 fi
-exec .venv/bin/pytest "$@"
+# The default suite: independent tests on ELFLOW_TEST_WORKERS workers (each test has its own
+# database and topics), then the few that restart a shared service, alone.
+.venv/bin/pytest -n "${ELFLOW_TEST_WORKERS:-3}" -m "not slow and not exclusive"
+exec .venv/bin/pytest -m "exclusive and not slow"

@@ -18,6 +18,11 @@ from schemas.settings import LOCAL_KAFKA_PORT
 from storage.scratch import admin_url
 from storage.scratch import scratch_database as create_scratch_database
 
+# Tests run in parallel (pytest-xdist): no process a test starts may claim the default metrics
+# ports. A test that needs a metrics server sets its own free port.
+os.environ["ELFLOW_METRICS_PORT"] = "0"
+os.environ["ELFLOW_DATAHUB_METRICS_PORT"] = "0"
+
 ADMIN_URL = admin_url()
 KAFKA_BOOTSTRAP = os.environ.get("ELFLOW_KAFKA_BOOTSTRAP", f"127.0.0.1:{LOCAL_KAFKA_PORT}")
 

@@ -38,7 +38,8 @@ PLAIN = SCENARIOS / "a_plain_month_pt15m_spot" / "given"
 OCTOBER = BillingPeriod.parse("2026-10")
 NOW = datetime(2026, 11, 23, 12, tzinfo=UTC)
 PRODUCT = "7b1f4c2e-58a3-4d6e-9c1a-2f6e8d0b3a11"
-KAREN, BAGERIET = "c0000000-0000-4000-8000-000000000001", "c0000000-0000-4000-8000-000000000002"
+KAREN = "c0000000-0000-4000-8000-000000000001"
+KAREN_GSRN = read_rows(PLAIN / "contracts.csv")[0]["Gsrn"]
 
 
 def gsrn(n: int) -> str:
@@ -240,7 +241,7 @@ def test_files_open_in_a_spreadsheet_and_hold_the_same_figures(db: str, tmp_path
         assert (Decimal(incl.replace(",", ".")) if incl else None) == customer.total_incl_vat
     karen = next(r for r in rows if r["customer_id"] == KAREN)
     assert "," in karen["total_incl_vat"] and "." not in karen["total_incl_vat"]
-    assert karen["metering_points"] == "571313100000000017 settled"
+    assert karen["metering_points"] == f"{KAREN_GSRN} settled"
 
     table = pq.read_table(out / "close-2026-10-customers.parquet")
     assert table.schema.field("total_incl_vat").type == pa.decimal128(14, 2)

@@ -132,6 +132,7 @@ def test_a_broker_restart_mid_ingest_loses_and_doubles_nothing(
     _assert_exact(db)
 
 
+@pytest.mark.exclusive  # restarts the stack's database, which every other test uses
 def test_a_database_restart_mid_ingest_loses_and_doubles_nothing(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, db: str, kafka_bootstrap: str
 ) -> None:

@@ -20,7 +20,7 @@ from tests.settlement_support import SCENARIOS, load_given
 
 pytestmark = pytest.mark.services
 
-GSRN = "571313100000000017"
+GSRN = "571313100000000027"
 # 2026-10-30 local: 23:00Z on the 29th to 23:00Z on the 30th (CET after the DST change).
 DAY_START = datetime(2026, 10, 29, 23, tzinfo=UTC)
 NOW = datetime(2026, 11, 23, 12, tzinfo=UTC)

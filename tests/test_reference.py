@@ -121,7 +121,8 @@ def test_day_ahead_bad_number_names_file_row_and_value(tmp_path: Path) -> None:
         (
             '{"TimeUTC": "10/01/2026 00:00", "TimeDK": "2026-01-10T01:00:00", '
             '"PriceArea": "DK1", "DayAheadPriceDKK": 1}',
-            "TimeUTC is not a date-time: '10/01/2026 00:00'",
+            "TimeUTC is not a date-time: '10/01/2026 00:00' (YYYY-MM-DD HH:MM[:SS], optionally"
+            " followed by Z or an offset such as +01:00)",
         ),
         (
             '{"TimeUTC": "2026-01-10T00:00:00", "TimeDK": "2026-01-10T01:00:00", '

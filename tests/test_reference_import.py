@@ -109,7 +109,7 @@ def test_a_bad_row_writes_nothing_of_the_file_and_names_file_and_row(
         bad = tmp_path / "metering_points.csv"
         bad.write_text(
             (REFERENCE / "metering_points.csv").read_text(encoding="utf-8")
-            + "571313199900000012;E17_Consumption;Flex;Connected;999;5790001089030;;\n",
+            + "571313199900000015;E17_Consumption;Flex;Connected;999;5790001089030;;\n",
             encoding="utf-8",
         )
         with pytest.raises(ReferenceDataError) as caught:

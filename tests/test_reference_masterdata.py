@@ -80,7 +80,7 @@ def test_metering_points() -> None:
     consumption, disconnected, production = parse_master_data(
         "metering_points", *source(REFERENCE / "metering_points.csv")
     )
-    assert consumption.gsrn == "571313113100000017"
+    assert consumption.gsrn == "571313113100000019"
     assert consumption.type is MeteringPointType.E17_CONSUMPTION
     assert consumption.settlement_method is SettlementMethod.FLEX
     assert consumption.activated_at == utc(2019, 5, 1)
@@ -253,7 +253,7 @@ def _replace_in_copy(tmp_path: Path, name: str, old: str, new: str) -> Path:
         (
             "metering_points",
             "metering_points.csv",
-            "571313113100000017",
+            "571313113100000019",
             "57131311310000001",
             "row 1: Gsrn must be 18 digits: '57131311310000001'",
         ),

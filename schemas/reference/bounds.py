@@ -28,6 +28,7 @@ from schemas.errors import ElflowError
 
 NAME_MAX: Final = 200  # customer, product, grid operator and charge owner names (ours)
 EMAIL_MAX: Final = 254  # RFC 5321: the longest forward-path a mail server must accept
+ADDRESS_MAX: Final = 1000  # customer.address (migration 0014)
 PHONE_MAX: Final = 32  # E.164 has at most 15 digits; room for "+45 " and spaces
 WORD_MAX: Final = 20  # ContactType, VATClass and other one-word codes (ours)
 CHARGE_CODE_MAX: Final = 10  # DataHub VR.441: a charge id has at most 10 characters

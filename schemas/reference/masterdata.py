@@ -17,7 +17,7 @@ from typing import Any, Literal, overload
 
 from pydantic import AwareDatetime
 
-from schemas.calendar import local_midnight_utc
+from schemas.calendar import format_local, local_midnight_utc
 from schemas.codelists import (
     BillingFrequency,
     ConnectionStatus,
@@ -72,6 +72,8 @@ class CustomerRow(Frozen):
     phone: str | None
     created_at: AwareDatetime
     status: CustomerStatus
+    # None: the file has no address (a stored one, e.g. from RSM-028, is kept).
+    address: str | None = None
 
 
 class LocalDatePeriod(Frozen):
@@ -215,6 +217,7 @@ def _customer(fields: Fields) -> CustomerRow:
         phone=fields.optional("Phone", lambda n: fields.text(n, b.PHONE_MAX)),
         created_at=fields.local_datetime("CreatedAt"),
         status=fields.enum("Status", CustomerStatus),
+        address=fields.optional("Address", lambda n: fields.text(n, b.ADDRESS_MAX)),
     )
 
 
@@ -259,7 +262,10 @@ def _metering_point(fields: Fields) -> MeteringPointRow:
     activated = fields.optional("ActivatedAt", fields.local_datetime)
     deactivated = fields.optional("DeactivatedAt", fields.local_datetime)
     if activated is not None and deactivated is not None and deactivated <= activated:
-        raise FieldError("DeactivatedAt is not after ActivatedAt")
+        raise FieldError(
+            f"DeactivatedAt {format_local(deactivated)} is not after ActivatedAt"
+            f" {format_local(activated)}"
+        )
     return MeteringPointRow(
         gsrn=fields.gsrn("Gsrn"),
         type=fields.enum("Type", MeteringPointType),
@@ -312,6 +318,19 @@ _MASTER_DATA: dict[
     "aconto_payments": (_aconto_payment, _by_id, "Id"),
 }
 MASTER_DATA_KINDS: tuple[str, ...] = tuple(_MASTER_DATA)
+
+
+def build_master_data(kind: str, fields: Fields) -> MasterDataRow:
+    """One row of `kind` from its fields (a FieldError names the bad field)."""
+    return _MASTER_DATA[kind][0](fields)
+
+
+def master_data_key(kind: str, row: MasterDataRow) -> tuple[Hashable, str]:
+    """(the row's key within its kind, the key's field name)."""
+    _, key, key_name = _MASTER_DATA[kind]
+    return key(row), key_name
+
+
 Data = bytes | str
 
 

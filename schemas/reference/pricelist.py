@@ -111,12 +111,19 @@ def _price_list_row(fields: Fields) -> PriceListRow:
     )
 
 
+PRICE_LIST_KEY_NAME = "GLN_Number, ChargeType, ChargeTypeCode and ValidFrom"
+
+
+def price_list_row(fields: Fields) -> PriceListRow:
+    """One DatahubPricelist row from its fields (a FieldError names the bad field)."""
+    return _price_list_row(fields)
+
+
+def price_list_key(row: PriceListRow) -> tuple[object, ...]:
+    """What makes a row unique within a file (PRICE_LIST_KEY_NAME)."""
+    return (row.gln, row.charge_type, row.charge_type_code, row.valid_from)
+
+
 def parse_datahub_pricelist(data: bytes | str, name: str) -> list[PriceListRow]:
     """Every row of a DatahubPricelist file (JSON or CSV), or the first refusal."""
-    return parse_rows(
-        data,
-        name,
-        _price_list_row,
-        key=lambda row: (row.gln, row.charge_type, row.charge_type_code, row.valid_from),
-        key_name="GLN_Number, ChargeType, ChargeTypeCode and ValidFrom",
-    )
+    return parse_rows(data, name, _price_list_row, key=price_list_key, key_name=PRICE_LIST_KEY_NAME)

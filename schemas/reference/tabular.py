@@ -38,6 +38,7 @@ from schemas.reference.bounds import (
     in_window,
     shown,
 )
+from schemas.rsm012 import gsrn_check_digit, is_valid_gsrn
 
 _T = TypeVar("_T")
 _E = TypeVar("_E", bound=StrEnum)
@@ -91,13 +92,20 @@ def _json_int(text: str) -> int | Decimal:
     return int(text) if len(text.lstrip("-")) <= _JSON_INT_DIGITS else Decimal(text)
 
 
-def _json_records(name: str, text: str) -> list[Record]:
+def parse_json(name: str, text: str) -> object:
+    """JSON text with every number as int or Decimal (never float)."""
     try:
-        document = json.loads(
-            text, parse_float=Decimal, parse_int=_json_int, parse_constant=Decimal
-        )
+        return json.loads(text, parse_float=Decimal, parse_int=_json_int, parse_constant=Decimal)
     except (json.JSONDecodeError, RecursionError) as exc:
         raise ReferenceDataError(name, None, f"not valid JSON: {exc}") from None
+
+
+def _json_records(name: str, text: str) -> list[Record]:
+    return json_records(name, parse_json(name, text))
+
+
+def json_records(name: str, document: object) -> list[Record]:
+    """The records of a parsed JSON document: `{"records": [...]}` or a list of objects."""
     if isinstance(document, dict):
         if "records" not in document:
             raise ReferenceDataError(name, None, 'JSON object has no "records" list')
@@ -195,7 +203,18 @@ class Fields:
         return value
 
     def gsrn(self, name: str) -> str:
-        return self.digits(name, 18)
+        """An 18-digit GSRN starting with 57 whose GS1 check digit is right: the same check as
+        ingest (`schemas.rsm012.is_valid_gsrn`), so no metering point is loaded whose readings
+        ingest would refuse."""
+        value = self.digits(name, 18)
+        if not value.startswith("57"):
+            raise FieldError(f"{name} {value} is not a Danish GSRN (it must start with 57)")
+        if not is_valid_gsrn(value):
+            raise FieldError(
+                f"{name} {value} has a wrong check digit: {value[17]}, but the GS1 check digit"
+                f" of its first 17 digits is {gsrn_check_digit(value[:17])}"
+            )
+        return value
 
     def gln(self, name: str) -> str:
         return self.digits(name, 13)
@@ -265,11 +284,14 @@ class Fields:
     def _datetime(self, name: str) -> datetime:
         value = self.token(name)
         if not _DATETIME.fullmatch(value):
-            raise FieldError(f"{name} is not a date-time: {shown(value)}")
+            raise FieldError(
+                f"{name} is not a date-time: {shown(value)} (YYYY-MM-DD HH:MM[:SS], optionally"
+                " followed by Z or an offset such as +01:00)"
+            )
         try:
             moment = datetime.fromisoformat(value.replace(" ", "T", 1))
         except ValueError:
-            raise FieldError(f"{name} is not a date-time: {shown(value)}") from None
+            raise FieldError(f"{name} is not a real date-time: {shown(value)}") from None
         in_window(name, moment)
         return moment
 
@@ -307,6 +329,8 @@ class Fields:
                 raise FieldError(f"{name} is not a date: {shown(value)}") from None
             in_window(name, day)
             return day
+        if not _DATETIME.fullmatch(value):
+            raise FieldError(f"{name} is not a date (YYYY-MM-DD): {shown(value)}")
         moment = self._datetime(name)
         local = moment if moment.tzinfo is None else to_local(moment)
         if local.time() != time(0):

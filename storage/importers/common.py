@@ -4,15 +4,25 @@ which quotes the whole failing row)."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import psycopg
 
 from storage.db import Conn
 
-Outcome = Literal["inserted", "updated", "unchanged", "skipped"]
+
+@dataclass(frozen=True)
+class Skipped:
+    """A row deliberately not written, and why in words (rows skipped for the same reason are
+    counted together)."""
+
+    reason: str
+
+
+Outcome = Literal["inserted", "updated", "unchanged"] | Skipped
 
 
 @dataclass
@@ -23,16 +33,29 @@ class ImportResult:
     updated: int = 0
     unchanged: int = 0
     skipped: int = 0
+    skip_reasons: Counter[str] = field(default_factory=Counter)
 
     def count(self, outcome: Outcome) -> None:
-        setattr(self, outcome, getattr(self, outcome) + 1)
+        if isinstance(outcome, Skipped):
+            self.skipped += 1
+            self.skip_reasons[outcome.reason] += 1
+        else:
+            setattr(self, outcome, getattr(self, outcome) + 1)
 
     def line(self) -> str:
+        """One line; skipped rows always with their reasons."""
         text = (
             f"{self.name}: {self.kind}: {self.inserted} inserted, {self.updated} updated, "
             f"{self.unchanged} unchanged"
         )
-        return text + (f", {self.skipped} skipped" if self.skipped else "")
+        return text + self.skipped_text()
+
+    def skipped_text(self) -> str:
+        """`, N skipped: n1 reason1; n2 reason2`, or nothing when no row was skipped."""
+        if not self.skipped:
+            return ""
+        reasons = "; ".join(f"{count} × {why}" for why, count in self.skip_reasons.most_common())
+        return f", {self.skipped} skipped: {reasons}"
 
 
 class RowError(Exception):
@@ -110,3 +133,38 @@ def refusal(exc: psycopg.Error) -> str:
         if value
     ]
     return f"the row {words}" + (f" ({', '.join(where)})" if where else "")
+
+
+def bulk_upsert(
+    conn: Conn,
+    table: str,
+    key: Sequence[str],
+    rows: Sequence[dict[str, object]],
+    keep: dict[str, str] | None = None,
+) -> tuple[int, int, int]:
+    """`upsert` of many rows in three statements (COPY into a staging table, one INSERT … ON
+    CONFLICT): (inserted, updated, unchanged). `keep` gives, per column, the SQL expression
+    over `t` (the stored row) and EXCLUDED written instead of the new value, e.g. to keep an end
+    a process set. Keys must be unique within `rows`."""
+    if not rows:
+        return 0, 0, 0
+    columns = list(rows[0])
+    names = ", ".join(columns)
+    stage = f"stage_{table}"
+    conn.execute(
+        f"CREATE TEMP TABLE {stage} ON COMMIT DROP AS SELECT {names} FROM {table} WITH NO DATA"
+    )
+    with conn.cursor().copy(f"COPY {stage} ({names}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row([row[column] for column in columns])
+    new = {c: (keep or {}).get(c, f"EXCLUDED.{c}") for c in columns if c not in key and c != "id"}
+    returned = conn.execute(
+        f"INSERT INTO {table} AS t ({names}) SELECT {names} FROM {stage} "
+        f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET "
+        + ", ".join(f"{c} = {value}" for c, value in new.items())
+        + f" WHERE ({', '.join(f't.{c}' for c in new)}) IS DISTINCT FROM "
+        f"({', '.join(new.values())}) RETURNING (xmax = 0)"
+    ).fetchall()
+    conn.execute(f"DROP TABLE {stage}")
+    inserted = sum(1 for (fresh,) in returned if fresh)
+    return inserted, len(returned) - inserted, len(rows) - len(returned)

@@ -16,7 +16,7 @@ import uuid
 from schemas.codelists import ChargeType, Resolution
 from schemas.reference.pricelist import PriceListRow
 from storage.db import Conn
-from storage.importers.common import Known, Outcome, combined, upsert
+from storage.importers.common import Known, Outcome, Skipped, combined, upsert
 from storage.importers.tariffs import store_tariff_version
 
 
@@ -43,12 +43,19 @@ def write_price_list_row(conn: Conn, row: PriceListRow, known: Known) -> Outcome
         )
     if kind in (ChargeType.SYSTEM_TARIFF, ChargeType.TRANSMISSION_TARIFF):
         return _tariff(conn, row, None, kind)
-    areas = grid_areas_of(conn, row.gln) if kind is not None else []
-    if kind is ChargeType.GRID_TARIFF and areas:
+    if kind not in (ChargeType.GRID_TARIFF, ChargeType.GRID_SUBSCRIPTION):
+        return Skipped(
+            "a charge elflow does not bill (a fee, or a charge other than a tariff, grid subscription or tax)"
+        )
+    areas = grid_areas_of(conn, row.gln)
+    if not areas:
+        return Skipped(
+            f"a charge of grid operator {row.gln}, which has no grid area loaded"
+            " (load its grid area first if we supply there)"
+        )
+    if kind is ChargeType.GRID_TARIFF:
         return combined([_tariff(conn, row, area, kind) for area in areas])
-    if kind is ChargeType.GRID_SUBSCRIPTION and areas:
-        return combined([_subscription(conn, row, area) for area in areas])
-    return "skipped"
+    return combined([_subscription(conn, row, area) for area in areas])
 
 
 def _subscription(conn: Conn, row: PriceListRow, area: str) -> Outcome:

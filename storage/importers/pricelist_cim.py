@@ -13,7 +13,7 @@ from schemas.codelists import ChargeType, Resolution
 from schemas.reference.bounds import FieldError
 from schemas.reference.pricelist_cim import ChargeDocumentItem, daily_profiles
 from storage.db import Conn
-from storage.importers.common import Known, Outcome, RowError, combined
+from storage.importers.common import Known, Outcome, RowError, Skipped, combined
 from storage.importers.tariffs import store_tariff_version
 
 _TARIFFS = (ChargeType.GRID_TARIFF, ChargeType.SYSTEM_TARIFF, ChargeType.TRANSMISSION_TARIFF)
@@ -22,7 +22,10 @@ _TARIFFS = (ChargeType.GRID_TARIFF, ChargeType.SYSTEM_TARIFF, ChargeType.TRANSMI
 def write_charge_item(conn: Conn, item: ChargeDocumentItem, known: Known) -> Outcome:
     kind = item.settlement_charge
     if item.process_type != "D08" or kind not in (*_TARIFFS, ChargeType.ELECTRICITY_TAX):
-        return "skipped"
+        return Skipped(
+            "not D08 tariff prices (charge information and other charges' prices are not read"
+            " from price-list documents)"
+        )
     if kind is ChargeType.ELECTRICITY_TAX:
         raise RowError("electricity tax rates are read from the DatahubPricelist (pricelist)")
     if item.resolution is not Resolution.PT1H:
