@@ -313,6 +313,18 @@ def _finance(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     )
     invoice.add_argument("--force", action="store_true", help="overwrite existing export files")
 
+    close = _command(
+        sub,
+        "close",
+        "the period-close report: runs, left out, invoices, every customer once, aconto",
+        "handlers_finance:close",
+    )
+    close.add_argument(
+        "--period", type=_period, required=True, help="a month (2026-10) or a quarter (2026-Q4)"
+    )
+    close.add_argument("--out", type=Path, help="also write CSV and Parquet files here")
+    close.add_argument("--force", action="store_true", help="overwrite existing report files")
+
     export = _group(sub, "export", "export data files")
     lines = _command(
         export,

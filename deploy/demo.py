@@ -18,6 +18,8 @@ from flows.runner import start_flow
 from schemas.calendar import BillingPeriod
 from schemas.errors import ElflowError
 from schemas.settings import Settings, settings
+from settlement.close_output import report_text, write_close_files
+from settlement.close_report import build_close_report
 from settlement.exports import export_settlement_lines
 from settlement.invoice_run import run_invoicing
 from settlement.run import RunReport, settle
@@ -104,7 +106,18 @@ def run(args: argparse.Namespace) -> int:
         print()
         close_period(BillingPeriod.month_of(spec.start), args.data_dir)
         print_process_invoices(spec.metering_points, BillingPeriod.month_of(spec.start), print)
+        print()
+        print_close_report(BillingPeriod.month_of(spec.start), args.data_dir / "close")
     return 0
+
+
+def print_close_report(period: BillingPeriod, directory: Path) -> None:
+    """The period-close report (`elflow close --period … --out DIR`) ends the demo."""
+    with connect(job="finance") as conn:
+        report = build_close_report(conn, period)
+    print(report_text(report))
+    for path in write_close_files(report, directory, force=True):
+        print(f"wrote {path}")
 
 
 def close_period(period: BillingPeriod, data_dir: Path) -> None:

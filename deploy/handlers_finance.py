@@ -108,6 +108,7 @@ def invoice(args: argparse.Namespace) -> int:
         )
     if directory is not None:
         print(f"exported {len(exported)} invoices to {directory}")
+    print(f"every customer, invoiced or why not: elflow close --period {args.period.label}")
     return 0
 
 
@@ -118,4 +119,18 @@ def export_lines(args: argparse.Namespace) -> int:
     with connect(job="finance") as conn:
         count = export_settlement_lines(conn, args.period, args.out, force=args.force)
     print(f"wrote {count} settlement lines of {args.period.label} to {args.out}")
+    return 0
+
+
+def close(args: argparse.Namespace) -> int:
+    from settlement.close_output import report_text, write_close_files
+    from settlement.close_report import build_close_report
+    from storage.db import connect
+
+    with connect(job="finance") as conn:
+        report = build_close_report(conn, args.period)
+    print(report_text(report))
+    if args.out is not None:
+        for path in write_close_files(report, args.out, force=args.force):
+            print(f"wrote {path}")
     return 0

@@ -117,10 +117,60 @@ def days_in_month(year: int, month: int) -> int:
     return _stdlib_calendar.monthrange(year, month)[1]
 
 
-def format_local(ts: datetime, tz: str | None = None) -> str:
-    """An instant as people read it: local date first, then the local time and the offset."""
+# English month names for messages; a table, not strftime's %B, so no locale can change them.
+MONTH_NAMES: Final[tuple[str, ...]] = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
+
+
+def format_local(ts: datetime, tz: str | None = None, *, words: bool = False) -> str:
+    """An instant as people read it: local date first, then the local time.
+
+    Default (tables): `2025-10-15 00:00 (+02:00)`. With `words` (messages to people):
+    `15 October 2025 00:00 (local)`; in the hour the autumn change repeats, `(local summer
+    time)` or `(local winter time)` says which of the two it is.
+    """
     local = to_local(ts, tz)
-    return local.strftime("%Y-%m-%d %H:%M") + f" ({local.strftime('%z')[:3]}:00)"
+    if not words:
+        return local.strftime("%Y-%m-%d %H:%M") + f" ({local.strftime('%z')[:3]}:00)"
+    other = local.replace(fold=1 - local.fold)
+    repeated = other.utcoffset() != local.utcoffset()
+    season = (" summer time" if local.dst() else " winter time") if repeated else ""
+    return f"{format_day(local.date())} {local:%H:%M} (local{season})"
+
+
+def format_day(day: date) -> str:
+    """A local date in words, day first: `15 October 2025`."""
+    return f"{day.day} {MONTH_NAMES[day.month - 1]} {day.year}"
+
+
+def format_month(day: date) -> str:
+    """The month of a date in words: `October 2026`."""
+    return f"{MONTH_NAMES[day.month - 1]} {day.year}"
+
+
+def format_days(first: date, last: date) -> str:
+    """The local dates `first` to `last` (both included) in words, shortest form:
+    `1 to 30 November 2026`, `1 October to 31 December 2026`, `15 December 2026 to 14 January
+    2027`, or one date."""
+    if first == last:
+        return format_day(first)
+    if first.year != last.year:
+        return f"{format_day(first)} to {format_day(last)}"
+    if first.month != last.month:
+        return f"{first.day} {MONTH_NAMES[first.month - 1]} to {format_day(last)}"
+    return f"{first.day} to {format_day(last)}"
 
 
 _MONTH = re.compile(r"(\d{4})-(0[1-9]|1[0-2])")
@@ -179,6 +229,11 @@ class BillingPeriod:
 
     def following(self) -> BillingPeriod:
         return BillingPeriod(self.frequency, self.end)
+
+    @property
+    def in_words(self) -> str:
+        """The period's local days in words: `1 to 31 October 2026`."""
+        return format_days(self.start, self.end - timedelta(days=1))
 
     def bounds_utc(self, tz: str | None = None) -> tuple[datetime, datetime]:
         return local_midnight_utc(self.start, tz), local_midnight_utc(self.end, tz)

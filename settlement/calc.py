@@ -58,7 +58,7 @@ def version_at(versions: Sequence[Version[T]], moment: datetime, what: str) -> T
     """The value valid at `moment`: of the versions valid then, the one that starts last."""
     valid = [v for v in versions if v.valid_at(moment)]
     if not valid:
-        raise MissingPrice(f"no {what} valid at {moment.isoformat()}")
+        raise MissingPrice(f"no {what} on {calendar.format_local(moment, words=True)}")
     return max(valid, key=lambda v: v.valid_from).value
 
 
@@ -180,7 +180,7 @@ def quarter_spot(prices: PriceSet, quarter: datetime) -> Decimal:
     if price is None:
         price = prices.spot_hour.get(_hour_start(quarter))
     if price is None:
-        raise MissingPrice(f"no spot price for {quarter.isoformat()}")
+        raise MissingPrice(f"no spot price on {calendar.format_local(quarter, words=True)}")
     return price
 
 

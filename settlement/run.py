@@ -35,7 +35,7 @@ from decimal import Decimal
 import psycopg
 
 from schemas.bands import band_table
-from schemas.calendar import BillingPeriod, local_midnight_utc
+from schemas.calendar import BillingPeriod, format_day, local_midnight_utc
 from schemas.errors import ElflowError
 from schemas.settings import settings
 from settlement import rules
@@ -168,12 +168,14 @@ def settle(
     if not allow_open and (now or datetime.now(UTC)) < closes_at:
         raise SettlementError(
             f"period {period.label} is not closed: its last local day is "
-            f"{period.end - timedelta(days=1)}"
+            f"{format_day(period.end - timedelta(days=1))}"
         )
     with connect(url, autocommit=True) as conn:
         areas = _areas(conn, period, grid_area)
         if not areas:
-            raise SettlementError(f"no metering point is supplied in {period.label}")
+            raise SettlementError(
+                f"no metering point is supplied in {period.label} ({period.in_words})"
+            )
         if refresh:
             started = time.perf_counter()
             progress(f"settle {period.label}: refreshing daily summaries …")

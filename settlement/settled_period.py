@@ -8,22 +8,18 @@ a completed run per month and area, or one of the whole quarter.
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 
 from schemas.calendar import BillingPeriod
 from schemas.errors import ElflowError
 from storage import invoices as store
 from storage import settlement_runs as runs
 from storage.db import Conn
+from storage.period_close import period_runs
 
 
 class UnsettledPeriod(ElflowError):
     """A period with a supplied grid area and no completed settlement run (one line)."""
-
-
-def local_days(period: BillingPeriod) -> str:
-    """The period as people read it: its first and last local day."""
-    return f"{period.start.isoformat()} to {(period.end - timedelta(days=1)).isoformat()}"
 
 
 def unsettled(conn: Conn, period: BillingPeriod) -> dict[date, list[str]]:
@@ -44,20 +40,31 @@ def unsettled(conn: Conn, period: BillingPeriod) -> dict[date, list[str]]:
 
 
 def require_settled(conn: Conn, period: BillingPeriod) -> None:
-    """Raise UnsettledPeriod naming the local period and the grid areas without a run."""
+    """Raise UnsettledPeriod naming the local period, the grid areas without a run and, where a
+    run of one failed, the last failure (its version and error)."""
     missing = unsettled(conn, period)
     if not missing:
         return
+    failed = {
+        (run.month, run.grid_area): f"version {run.version} failed: {run.error or 'no reason kept'}"
+        for run in period_runs(conn, period)
+        if run.status == "Failed"  # in time order: the last failure of each area wins
+    }
     if len(period.months) == 1:
-        (areas,) = missing.values()
-        where = _areas(areas)
+        ((month, areas),) = missing.items()
+        where = _areas(month, areas, failed)
     else:
-        where = "; ".join(f"{month:%Y-%m} {_areas(areas)}" for month, areas in missing.items())
+        where = "; ".join(
+            f"{month:%Y-%m} {_areas(month, areas, failed)}" for month, areas in missing.items()
+        )
     raise UnsettledPeriod(
-        f"period {period.label} ({local_days(period)}) is not settled: no completed settlement"
+        f"period {period.label} ({period.in_words}) is not settled: no completed settlement"
         f" run for {where}; run `elflow settle --period {period.label}` first"
     )
 
 
-def _areas(areas: list[str]) -> str:
-    return ("grid area " if len(areas) == 1 else "grid areas ") + ", ".join(areas)
+def _areas(month: date, areas: list[str], failed: dict[tuple[date, str | None], str]) -> str:
+    named = [
+        f"{area} ({failed[(month, area)]})" if (month, area) in failed else area for area in areas
+    ]
+    return ("grid area " if len(areas) == 1 else "grid areas ") + ", ".join(named)

@@ -17,7 +17,8 @@ wire. The pieces, all temp tables of the caller's transaction:
    included); a point without history by its current metering_point row.
 2. `left_out`: metering points with a settle day lacking a summary, a missing quantity, mixed
    resolution or two contracts on one day. Incomplete data is never billed as zero: such a
-   metering point gets no lines and is reported.
+   metering point gets no lines and is reported, the reason in words with local dates
+   (`left_out_reason`: "1 quarter-hour missing on 14 October 2026").
 3. Prices of the needed days only: `q_spot` per quarter-hour (the PT15M price, else the PT1H
    price of its hour — before 2025-10-01 only hourly prices exist) and `h_rate` per UTC hour
    (GridTariff, SystemTariff, TransmissionTariff by local hour_number, electricity tax). A gap
@@ -52,10 +53,11 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from schemas.calendar import format_day, format_local
 from schemas.errors import ElflowError
 from storage.db import Conn
 
@@ -111,23 +113,61 @@ WITH per_day AS (
     FROM (SELECT gsrn, day, count(*) AS contracts FROM settle_day GROUP BY gsrn, day) s
     LEFT JOIN daily_summary ds ON ds.metering_point_id = s.gsrn AND ds.date = s.day
 )
-SELECT gsrn, concat_ws('; ',
-    CASE WHEN bool_or(contracts > 1) THEN format('days with more than one contract: %s (first %s)',
-        count(*) FILTER (WHERE contracts > 1), min(day) FILTER (WHERE contracts > 1)) END,
-    CASE WHEN bool_or(no_summary) THEN format('days without readings: %s (first %s)',
-        count(*) FILTER (WHERE no_summary), min(day) FILTER (WHERE no_summary)) END,
-    CASE WHEN sum(missing) > 0 THEN format('missing quantities: %s (first on %s)',
-        sum(missing), min(day) FILTER (WHERE missing > 0)) END,
-    CASE WHEN bool_or(resolution = 'mixed') THEN format('days with mixed resolution: %s (first %s)',
-        count(*) FILTER (WHERE resolution = 'mixed'), min(day) FILTER (WHERE resolution = 'mixed')) END,
-    CASE WHEN bool_or(bad_shape) THEN format('days whose slot count is not the day''s: %s (first %s)',
-        count(*) FILTER (WHERE bad_shape), min(day) FILTER (WHERE bad_shape)) END
-) AS reason
+SELECT gsrn,
+    count(*) FILTER (WHERE contracts > 1) AS contract_days,
+    min(day) FILTER (WHERE contracts > 1) AS contract_first,
+    count(*) FILTER (WHERE no_summary) AS unread_days,
+    min(day) FILTER (WHERE no_summary) AS unread_first,
+    sum(missing) AS missing_slots,
+    count(*) FILTER (WHERE missing > 0) AS missing_days,
+    min(day) FILTER (WHERE missing > 0) AS missing_first,
+    CASE WHEN min(resolution) FILTER (WHERE missing > 0)
+              = max(resolution) FILTER (WHERE missing > 0)
+         THEN min(resolution) FILTER (WHERE missing > 0) END AS missing_resolution,
+    count(*) FILTER (WHERE resolution = 'mixed') AS mixed_days,
+    min(day) FILTER (WHERE resolution = 'mixed') AS mixed_first,
+    count(*) FILTER (WHERE bad_shape) AS odd_days,
+    min(day) FILTER (WHERE bad_shape) AS odd_first
 FROM per_day
 GROUP BY gsrn
 HAVING bool_or(contracts > 1) OR bool_or(no_summary) OR sum(missing) > 0
     OR bool_or(resolution = 'mixed') OR bool_or(bad_shape)
 """
+
+_LEFT_OUT_FACTS = """SELECT gsrn, contract_days, contract_first, unread_days, unread_first,
+    missing_slots, missing_days, missing_first, missing_resolution, mixed_days, mixed_first,
+    odd_days, odd_first FROM left_out ORDER BY gsrn"""
+
+# What a missing quantity is called, by the resolution of its days.
+_SLOT_WORDS = {"PT15M": ("quarter-hour", "quarter-hours"), "PT1H": ("hour", "hours")}
+
+
+def _on_days(days: int, first: date) -> str:
+    """`on 14 October 2026`, or `on 3 days, the first 14 October 2026`."""
+    if days == 1:
+        return f"on {format_day(first)}"
+    return f"on {days} days, the first {format_day(first)}"
+
+
+def left_out_reason(row: tuple[Any, ...]) -> str:
+    """One row of _LEFT_OUT_FACTS in words, e.g. `1 quarter-hour missing on 14 October 2026`."""
+    (_gsrn, contract_days, contract_first, unread_days, unread_first, missing, missing_days,
+     missing_first, resolution, mixed_days, mixed_first, odd_days, odd_first) = row  # fmt: skip
+    parts = []
+    if contract_days:
+        parts.append(f"more than one contract {_on_days(contract_days, contract_first)}")
+    if unread_days:
+        parts.append(f"no readings {_on_days(unread_days, unread_first)}")
+    if missing:
+        one, many = _SLOT_WORDS.get(resolution, ("quantity", "quantities"))
+        slots = f"{missing} {one if missing == 1 else many}"
+        parts.append(f"{slots} missing {_on_days(missing_days, missing_first)}")
+    if mixed_days:
+        parts.append(f"both 15-minute and hourly readings {_on_days(mixed_days, mixed_first)}")
+    if odd_days:
+        parts.append(f"readings that do not fill the day {_on_days(odd_days, odd_first)}")
+    return "; ".join(parts)
+
 
 _DROP_LEFT_OUT = "DELETE FROM settle_day s USING left_out l WHERE l.gsrn = s.gsrn"
 
@@ -480,8 +520,8 @@ def compute_lines(
     else:
         conn.execute(_LEFT_OUT)
         left_out = [
-            LeftOut(str(g), str(r))
-            for g, r in conn.execute("SELECT gsrn, reason FROM left_out ORDER BY gsrn").fetchall()
+            LeftOut(str(row[0]), left_out_reason(row))
+            for row in conn.execute(_LEFT_OUT_FACTS).fetchall()
         ]
         conn.execute(_DROP_LEFT_OUT)
     conn.execute("ANALYZE settle_day")
@@ -497,20 +537,22 @@ def compute_lines(
     conn.execute(_Q_SPOT, params)
     gap = _first(conn, "SELECT min(ts) FROM q_spot WHERE needs_spot AND spot IS NULL")
     if gap and gap[0] is not None and not prepare:
-        raise SettlementDataError(f"no spot price for {price_area} {_utc_text(gap[0])}")
+        raise SettlementDataError(
+            f"no spot price for {price_area} on {format_local(gap[0], tz, words=True)}"
+        )
     conn.execute(_RATE_HOUR, params)
     conn.execute(_H_RATE, params)
     ambiguous = _first(conn, _AMBIGUOUS_TARIFF, params)
     if ambiguous:
         raise SettlementDataError(
             f"more than one {ambiguous[0]} for grid area {grid_area} from "
-            f"{_utc_text(ambiguous[1])} ({ambiguous[2]}); import only the tariff of our "
-            "metering points"
+            f"{format_local(ambiguous[1], tz, words=True)} ({ambiguous[2]}); import only the"
+            " tariff of our metering points"
         )
     if prepare:
         conn.execute(_PREPARE_DROP_UNRATED)
     else:
-        _check_rates(conn, grid_area)
+        _check_rates(conn, grid_area, tz)
     conn.execute(_DAY_RATE, params)
     for name in ("grid", "system", "transmission", "tax"):
         conn.execute(_FLATTEN.format(name=name))
@@ -525,12 +567,14 @@ def compute_lines(
     conn.execute(_SUBSCRIPTION, params)
     gap = _first(conn, "SELECT min(missing_grid_day) FROM subscription_amount")
     if gap and gap[0] is not None:
-        raise SettlementDataError(f"no GridSubscription for grid area {grid_area} on {gap[0]}")
+        raise SettlementDataError(
+            f"no GridSubscription for grid area {grid_area} on {format_day(gap[0])}"
+        )
     conn.execute(_INSERT_LINES, {**params, "run": run_id})
     return settled, left_out
 
 
-def _check_rates(conn: Conn, grid_area: str) -> None:
+def _check_rates(conn: Conn, grid_area: str, tz: str) -> None:
     for column, what in (
         ("grid", f"GridTariff for grid area {grid_area}"),
         ("system", "SystemTariff"),
@@ -539,11 +583,7 @@ def _check_rates(conn: Conn, grid_area: str) -> None:
     ):
         gap = _first(conn, f"SELECT min(ts) FROM h_rate WHERE {column} IS NULL")
         if gap and gap[0] is not None:
-            raise SettlementDataError(f"no {what} valid at {_utc_text(gap[0])}")
-
-
-def _utc_text(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%MZ")
+            raise SettlementDataError(f"no {what} on {format_local(gap[0], tz, words=True)}")
 
 
 def supplied_days_per_contract(conn: Conn) -> dict[str, int]:

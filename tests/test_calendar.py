@@ -13,7 +13,10 @@ from schemas.calendar import (
     day_bounds_utc,
     days_in_month,
     expected_slots,
+    format_day,
+    format_days,
     format_local,
+    format_month,
     local_date,
     local_hour,
     local_midnight_utc,
@@ -73,6 +76,39 @@ def test_format_local_names_the_local_date_first() -> None:
     assert (
         format_local(datetime(2025, 10, 14, 22, 0, tzinfo=UTC), CPH) == "2025-10-15 00:00 (+02:00)"
     )
+
+
+def test_format_local_in_words_names_the_local_day_and_which_repeated_hour() -> None:
+    assert (
+        format_local(datetime(2025, 10, 14, 22, 0, tzinfo=UTC), CPH, words=True)
+        == "15 October 2025 00:00 (local)"
+    )
+    # 2026-10-25 02:30 local happens twice: 00:30Z in summer time, 01:30Z in winter time.
+    assert (
+        format_local(datetime(2026, 10, 25, 0, 30, tzinfo=UTC), CPH, words=True)
+        == "25 October 2026 02:30 (local summer time)"
+    )
+    assert (
+        format_local(datetime(2026, 10, 25, 1, 30, tzinfo=UTC), CPH, words=True)
+        == "25 October 2026 02:30 (local winter time)"
+    )
+    assert (
+        format_local(datetime(2026, 10, 25, 2, 30, tzinfo=UTC), CPH, words=True)
+        == "25 October 2026 03:30 (local)"
+    )
+
+
+def test_local_days_in_words_take_the_shortest_form() -> None:
+    assert format_day(date(2026, 10, 5)) == "5 October 2026"
+    assert format_month(date(2026, 10, 5)) == "October 2026"
+    assert format_days(date(2026, 11, 1), date(2026, 11, 30)) == "1 to 30 November 2026"
+    assert format_days(date(2026, 10, 1), date(2026, 12, 31)) == "1 October to 31 December 2026"
+    assert (
+        format_days(date(2026, 12, 15), date(2027, 1, 14)) == "15 December 2026 to 14 January 2027"
+    )
+    assert format_days(date(2026, 2, 3), date(2026, 2, 3)) == "3 February 2026"
+    assert BillingPeriod.parse("2026-Q4").in_words == "1 October to 31 December 2026"
+    assert BillingPeriod.parse("2028-02").in_words == "1 to 29 February 2028"
 
 
 def test_months() -> None:

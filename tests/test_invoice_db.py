@@ -262,8 +262,9 @@ def test_a_period_with_a_supplied_grid_area_without_a_completed_run_is_refused(d
         with pytest.raises(UnsettledPeriod) as refused:
             run_invoicing(conn, OCTOBER, NOW, issue=True)
         assert str(refused.value) == (
-            "period 2026-10 (2026-10-01 to 2026-10-31) is not settled: no completed settlement"
-            " run for grid area 740; run `elflow settle --period 2026-10` first"
+            "period 2026-10 (1 to 31 October 2026) is not settled: no completed settlement"
+            " run for grid area 740 (version 2 failed: no reason kept); run `elflow settle"
+            " --period 2026-10` first"
         )
         assert conn.execute("SELECT count(*) FROM invoice").fetchone() == (0,)
         # Once 740 has a completed run, both customers are invoiced.
@@ -289,7 +290,7 @@ def test_a_quarter_names_each_month_and_grid_area_without_a_run(db: str) -> None
         with pytest.raises(UnsettledPeriod) as refused:
             run_invoicing(conn, q4, NOW)
     assert str(refused.value) == (
-        "period 2026-Q4 (2026-10-01 to 2026-12-31) is not settled: no completed settlement run"
+        "period 2026-Q4 (1 October to 31 December 2026) is not settled: no completed settlement run"
         " for 2026-11 grid area 740; 2026-12 grid areas 344, 740; run `elflow settle --period"
         " 2026-Q4` first"
     )
@@ -436,7 +437,7 @@ def test_invoice_and_export_refuse_an_unsettled_period_in_one_line(
     captured = capsys.readouterr()
     assert captured.out == ""
     assert captured.err.splitlines() == [
-        "elflow: period 2026-11 (2026-11-01 to 2026-11-30) is not settled: no completed"
+        "elflow: period 2026-11 (1 to 30 November 2026) is not settled: no completed"
         " settlement run for grid area 344; run `elflow settle --period 2026-11` first"
     ]
     assert not out.exists()

@@ -86,10 +86,11 @@ def test_missing_spot_price_fails_the_run_without_lines_then_a_rerun_completes(
         settle(OCTOBER, "344", url=db, now=AFTER, progress=quiet)
     message = str(caught.value)
     assert "\n" not in message
-    assert message.endswith("no spot price for DK1 2026-10-30T12:15Z")
+    # The clerk reads local dates: 12:15Z on 30 October 2026 is 13:15 Danish winter time.
+    assert message.endswith("no spot price for DK1 on 30 October 2026 13:15 (local)")
     [(version, status, error)] = runs_of(db)
     assert (version, status) == (1, "Failed")
-    assert error == "no spot price for DK1 2026-10-30T12:15Z"
+    assert error == "no spot price for DK1 on 30 October 2026 13:15 (local)"
     with connect(db) as conn:
         count = conn.execute("SELECT count(*) FROM settlement_line").fetchone()
         assert count == (0,)
@@ -109,8 +110,7 @@ def test_missing_tariff_names_grid_area_and_instant(db: str) -> None:
         conn.execute("DELETE FROM grid_tariff WHERE tariff_type = 'GridTariff'")
     with pytest.raises(
         SettlementError,
-        match=r"no GridTariff for grid area 344 valid at "
-        r"2026-10-28T23:00Z$",
+        match=r"no GridTariff for grid area 344 on 29 October 2026 00:00 \(local\)$",
     ):
         settle(OCTOBER, "344", url=db, now=AFTER, progress=quiet)
 
@@ -167,7 +167,8 @@ def test_open_period_and_unknown_grid_area_are_one_line_errors(
 ) -> None:
     load(db)
     with pytest.raises(
-        SettlementError, match=r"^period 2026-10 is not closed: its last local day is 2026-10-31$"
+        SettlementError,
+        match=r"^period 2026-10 is not closed: its last local day is 31 October 2026$",
     ):
         settle(OCTOBER, "344", url=db, now=datetime(2026, 10, 31, 12, tzinfo=UTC), progress=quiet)
     assert main(["settle", "--period", "2026-10", "--grid-area", "999"]) == 2
