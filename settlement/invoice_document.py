@@ -95,6 +95,9 @@ class RateLine:
     # False when no single published rate exists (the consumption-weighted mean spot price, or
     # an invoice made before the parts were stored: amount ÷ quantity).
     published: bool
+    # False: the part prices kWh that another part of the line already counts (a spot
+    # product's spot share beside its margin); the counted quantities add up to the line's.
+    counts_quantity: bool = True
 
 
 @dataclass(frozen=True)
@@ -232,6 +235,7 @@ def assemble(conn: Conn, invoice_id: uuid.UUID) -> InvoiceDocument:
                 last_day=p.last_day,
                 amount=p.amount,
                 published=p.published,
+                counts_quantity=p.counts_quantity,
             )
             for p in own
             if p.kind == "rate" and p.rate is not None
@@ -318,7 +322,7 @@ def check(document: InvoiceDocument) -> None:
         if not line.rates:
             continue
         amount = sum((r.amount for r in line.rates), ZERO)
-        quantity = sum((r.quantity for r in line.rates), Decimal(0))
+        quantity = sum((r.quantity for r in line.rates if r.counts_quantity), Decimal(0))
         if amount != line.amount or quantity != line.quantity:
             raise InvoiceDocumentError(
                 f"invoice {document.number} line {line.line_no}: its rate parts add up to "

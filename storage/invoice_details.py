@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 
 from storage.db import Conn
+from storage.settlement import _H_RATE, _RATE_HOUR
 
 
 @dataclass(frozen=True)
@@ -28,8 +29,15 @@ class PartRow:
     first_day: date | None
     last_day: date | None
     amount: Decimal
-    amount_incl_vat: Decimal | None
-    published: bool
+    amount_incl_vat: Decimal | None = None
+    published: bool = True
+    counts_quantity: bool = True
+
+    @property
+    def key(self) -> tuple[object, ...]:
+        """What a note compares: a published rate by its value, a mean by its description."""
+        rate = self.rate if self.published else None
+        return (self.kind, self.description, rate, self.rate_unit, self.published)
 
 
 @dataclass(frozen=True)
@@ -63,7 +71,7 @@ def installations(conn: Conn, gsrns: list[str]) -> list[InstallationRow]:
 
 PART_COLUMNS = (
     "line_no, part_no, kind, description, quantity, quantity_unit, rate, rate_unit, first_day,"
-    " last_day, amount, amount_incl_vat, published"
+    " last_day, amount, amount_incl_vat, published, counts_quantity"
 )
 
 
@@ -82,7 +90,7 @@ def write_parts(conn: Conn, invoice_id: uuid.UUID, rows: list[PartRow]) -> None:
     with conn.cursor() as cur:
         cur.executemany(
             f"""INSERT INTO invoice_line_part (invoice_id, {PART_COLUMNS})
-                VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
+                VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
             [
                 (
                     invoice_id,
@@ -99,7 +107,112 @@ def write_parts(conn: Conn, invoice_id: uuid.UUID, rows: list[PartRow]) -> None:
                     r.amount,
                     r.amount_incl_vat,
                     r.published,
+                    r.counts_quantity,
                 )
                 for r in rows
             ],
         )
+
+
+# ------------------------------------------------------------- what the parts are made from
+@dataclass(frozen=True)
+class ContractProduct:
+    """A contract's product pricing fields as stored (øre/kWh, kr/month)."""
+
+    contract_id: uuid.UUID
+    energy_model: str
+    margin_ore_per_kwh: Decimal
+    supplement_ore_per_kwh: Decimal | None
+    fixed_price_ore_per_kwh: Decimal | None
+    spot_share: Decimal | None
+    subscription_kr_per_month: Decimal
+
+
+def contract_products(
+    conn: Conn, contract_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, ContractProduct]:
+    rows = conn.execute(
+        """SELECT c.id, p.energy_model, p.margin_ore_per_kwh, p.supplement_ore_per_kwh,
+                  p.fixed_price_ore_per_kwh, p.spot_share, p.subscription_kr_per_month
+           FROM contract c JOIN product p ON p.id = c.product_id WHERE c.id = ANY(%s)""",
+        (contract_ids,),
+    ).fetchall()
+    return {row[0]: ContractProduct(*row) for row in rows}
+
+
+@dataclass(frozen=True)
+class HourRates:
+    """Σ kWh of a metering point's local day at one combination of per-kWh rates (DKK/kWh)."""
+
+    gsrn: str
+    day: date
+    grid: Decimal | None
+    system: Decimal | None
+    transmission: Decimal | None
+    tax: Decimal | None
+    kwh: Decimal
+
+
+# The days of [start, end) as rate_day, so the settlement run's own rate lookups
+# (storage.settlement: rate_hour, h_rate) give the same rate of every hour.
+_PART_RATE_DAY = """
+CREATE TEMP TABLE rate_day ON COMMIT DROP AS
+SELECT d::date AS day, (d AT TIME ZONE %(tz)s) AS day_start,
+       ((d + interval '1 day') AT TIME ZONE %(tz)s) AS day_end, false AS needs_spot
+FROM generate_series(%(start)s::date::timestamp, (%(end)s::date - 1)::timestamp,
+                     interval '1 day') AS d
+"""
+
+_PART_HOUR_KWH = """
+SELECT ds.metering_point_id, ds.date, h.grid, h.system, h.transmission, h.tax, sum(u.k)
+FROM daily_summary ds
+JOIN rate_day r ON r.day = ds.date
+CROSS JOIN LATERAL unnest(ds.slot_kwh) WITH ORDINALITY AS u(k, i)
+JOIN h_rate h ON h.ts = date_trunc('hour', r.day_start + (u.i - 1) * CASE ds.resolution
+                     WHEN 'PT15M' THEN interval '15 minutes' ELSE interval '1 hour' END, 'UTC')
+WHERE ds.metering_point_id = ANY(%(gsrns)s) AND ds.resolution IN ('PT15M', 'PT1H')
+GROUP BY 1, 2, 3, 4, 5, 6
+ORDER BY 1, 2
+"""
+
+
+def hour_rates(
+    conn: Conn,
+    gsrns: list[str],
+    *,
+    grid_area: str,
+    start: date,
+    end: date,
+    tz: str,
+    first_tariff_hour_number: int,
+) -> list[HourRates]:
+    """Per metering point of `grid_area` and local day of [start, end): Σ kWh of the current
+    readings per combination of the grid, system and transmission tariff and the electricity tax
+    in force in each hour (the settlement run's lookups)."""
+    params = {
+        "tz": tz,
+        "start": start,
+        "end": end,
+        "area": grid_area,
+        "first_tariff_hour_number": first_tariff_hour_number,
+        "gsrns": gsrns,
+    }
+    conn.execute("DROP TABLE IF EXISTS pg_temp.rate_day, pg_temp.rate_hour, pg_temp.h_rate")
+    conn.execute(_PART_RATE_DAY, params)
+    conn.execute(_RATE_HOUR, params)
+    conn.execute(_H_RATE, params)
+    rows = conn.execute(_PART_HOUR_KWH, params).fetchall()
+    conn.execute("DROP TABLE pg_temp.rate_day, pg_temp.rate_hour, pg_temp.h_rate")
+    return [HourRates(*row) for row in rows]
+
+
+def grid_subscriptions(
+    conn: Conn, grid_area: str
+) -> list[tuple[datetime, datetime | None, Decimal]]:
+    """(valid_from, valid_to, kr/month) of the grid area's GridSubscription, oldest first."""
+    rows = conn.execute(
+        """SELECT valid_from, valid_to, amount_kr_per_month FROM subscription
+           WHERE type = 'GridSubscription' AND grid_area_code = %s ORDER BY valid_from""",
+        (grid_area,),
+    ).fetchall()
+    return [(row[0], row[1], row[2]) for row in rows]

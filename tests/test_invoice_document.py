@@ -3,21 +3,28 @@ the golden invoice scenarios, on the real database."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
 
+from schemas.bands import DEFAULT_BANDS, band_table
 from schemas.calendar import BillingPeriod
 from schemas.codelists import InvoiceType
 from settlement.invoice_document import InvoiceDocumentError, assemble, check
 from settlement.invoice_run import run_invoicing
+from settlement.run import settle
 from storage.db import connect
+from storage.readings import write_batch
+from tests.settlement_support import SCENARIOS, load_given
 from tests.test_invoice_scenarios import test_invoice_scenario as run_scenario
+from tests.test_period_close_e2e import _correction
 
 pytestmark = pytest.mark.services
 
+OCTOBER = BillingPeriod.parse("2026-10")
+CLOSE = datetime.fromisoformat("2026-11-05T08:00:00+00:00")
 LATER = datetime.fromisoformat("2026-12-02T09:00:00+00:00")
 
 
@@ -86,3 +93,67 @@ def test_a_draft_is_not_printed(db: str) -> None:
         assert draft is not None
         with pytest.raises(InvoiceDocumentError, match="not issued"):
             assemble(conn, draft[0])
+
+
+def _close_october(url: str) -> None:
+    """The settlement scenario a (PT15M spot month with aconto) settled and invoiced for real."""
+    with connect(url, autocommit=True) as conn:
+        load_given(conn, SCENARIOS / "a_plain_month_pt15m_spot" / "given")
+    settle(OCTOBER, "344", url=url, now=CLOSE, progress=lambda _m: None)
+    with connect(url) as conn:
+        run_invoicing(conn, OCTOBER, CLOSE, issue=True)
+
+
+def test_real_close_prints_published_rates(db: str) -> None:
+    _close_october(db)
+    with connect(db) as conn:
+        (invoice_id,) = [row[0] for row in _issued(db)]
+        doc = assemble(conn, invoice_id)
+    by_charge = {line.charge_type: line for line in doc.lines}
+    for charge in ("GridTariff", "SystemTariff", "TransmissionTariff", "ElectricityTax"):
+        line = by_charge[charge]
+        assert line.rates and all(r.published and r.rate_unit == "øre/kWh" for r in line.rates)
+        assert sum(r.quantity for r in line.rates) == line.quantity
+        for part in line.rates:
+            # kWh × the published rate is the part's amount up to rounding to øre.
+            assert abs(part.quantity * part.rate / 100 - part.amount) <= Decimal("0.005") * len(
+                line.rates
+            )
+    energy = by_charge["Energy"].rates
+    # A spot product: the margin at its published rate, the spot share as a marked mean.
+    assert [r.published for r in energy] == [True, False]
+    assert [r.counts_quantity for r in energy] == [True, False]
+    subscription = by_charge["SupplierSubscription"].rates
+    assert [(r.quantity_unit, r.rate_unit) for r in subscription] == [("dage", "kr/dag")]
+    # Aconto paid is shown incl. VAT: the Paid line (excl. VAT) is it ÷ 1.25.
+    paid = next(line for line in doc.lines if line.aconto_kind == "Paid")
+    assert paid.amount_incl_vat is not None and paid.amount_incl_vat < 0
+    assert doc.aconto_paid_incl_vat == -paid.amount_incl_vat
+    assert (paid.amount * Decimal("1.25")).quantize(Decimal("0.01")) == paid.amount_incl_vat
+
+
+def test_notes_after_real_corrections_print_rate_differences(db: str) -> None:
+    _close_october(db)
+    bands = list(band_table(DEFAULT_BANDS))
+    for n, kwh in enumerate(("0.400", "0.100")):
+        with connect(db) as conn:
+            write_batch(
+                conn,
+                [_correction(f"CORR-{n}", CLOSE + timedelta(hours=n), kwh)],
+                tz="Europe/Copenhagen",
+                bands=bands,
+            )
+        settle(OCTOBER, "344", url=db, now=CLOSE, progress=lambda _m: None)
+        with connect(db) as conn:
+            run_invoicing(conn, OCTOBER, CLOSE, issue=True)
+    issued = _issued(db)
+    assert [row[2] for row in issued] == ["AcontoCombined", "DebitNote", "CreditNote"]
+    with connect(db) as conn:
+        docs = [assemble(conn, row[0]) for row in issued]
+    debit, credit = docs[1], docs[2]
+    assert debit.corrects_number == credit.corrects_number == docs[0].number
+    for note, sign in ((debit, 1), (credit, -1)):
+        tax = next(line for line in note.lines if line.charge_type == "ElectricityTax")
+        # The difference is priced at the same published rate as the invoice it corrects.
+        assert [(r.rate, r.published) for r in tax.rates] == [(Decimal("0.8"), True)]
+        assert tax.rates[0].quantity * sign > 0

@@ -22,6 +22,9 @@ CREATE TABLE invoice_line_part (
     amount_incl_vat numeric(14, 2),
     -- false: no single published rate exists (e.g. the consumption-weighted mean spot price).
     published       boolean NOT NULL DEFAULT true,
+    -- false: the part prices kWh another part already counts (a spot product's spot share
+    -- beside its margin); the counted parts' quantities add up to the line's.
+    counts_quantity boolean NOT NULL DEFAULT true,
     PRIMARY KEY (invoice_id, line_no, part_no),
     FOREIGN KEY (invoice_id, line_no) REFERENCES invoice_line (invoice_id, line_no)
         ON DELETE CASCADE,
