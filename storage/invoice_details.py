@@ -216,3 +216,18 @@ def grid_subscriptions(
         (grid_area,),
     ).fetchall()
     return [(row[0], row[1], row[2]) for row in rows]
+
+
+def issued_invoices(
+    conn: Conn, billing_period_id: uuid.UUID | None, numbers: list[str]
+) -> list[tuple[uuid.UUID, str]]:
+    """(id, number) of the issued invoices of a billing period and/or with those numbers, in
+    number order."""
+    rows = conn.execute(
+        """SELECT id, invoice_number FROM invoice
+           WHERE invoice_number IS NOT NULL
+             AND (billing_period_id = %s OR invoice_number = ANY(%s))
+           ORDER BY number_series, number_in_series""",
+        (billing_period_id, numbers),
+    ).fetchall()
+    return [(row[0], str(row[1])) for row in rows]
