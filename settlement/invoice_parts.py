@@ -30,6 +30,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
+from schemas.bands import band_table
 from schemas.calendar import BillingPeriod, local_midnight_utc
 from schemas.codelists import ChargeType
 from schemas.invoice_records import (
@@ -40,6 +41,7 @@ from schemas.invoice_records import (
     Line,
     SettledLine,
 )
+from schemas.settings import settings
 from settlement.invoicing import aconto_for_contract
 from settlement.rules import (
     FIRST_TARIFF_HOUR_NUMBER,
@@ -381,6 +383,7 @@ def store(conn: Conn, period: BillingPeriod, written: Sequence[Written], tz: str
             end=period.end,
             tz=tz,
             first_tariff_hour_number=FIRST_TARIFF_HOUR_NUMBER,
+            bands=list(band_table(settings().bands)),
         ):
             hours[row.gsrn].append(row)
         subscriptions[area] = details.grid_subscriptions(conn, area)

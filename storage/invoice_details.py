@@ -163,7 +163,35 @@ FROM generate_series(%(start)s::date::timestamp, (%(end)s::date - 1)::timestamp,
                      interval '1 day') AS d
 """
 
-_PART_HOUR_KWH = """
+# Per day: the flat system/transmission tariff and tax and, per band, the one grid tariff of its
+# hours, when the day's rates are that regular (Tarifmodel 3.0: one grid rate per band); such a
+# day's kWh per rate are the daily summary's band sums, read without touching a slot.
+_PART_BAND_RATE = """
+CREATE TEMP TABLE part_band ON COMMIT DROP AS
+WITH hr AS (
+    SELECT h.day, (%(bands)s::text[])[extract(hour FROM h.ts AT TIME ZONE %(tz)s)::int + 1] AS band,
+           h.grid, h.system, h.transmission, h.tax
+    FROM h_rate h
+),
+regular AS (
+    SELECT day FROM hr GROUP BY day
+    HAVING count(DISTINCT system) = 1 AND count(DISTINCT transmission) = 1
+       AND count(DISTINCT tax) = 1 AND count(grid) = count(*) AND count(system) = count(*)
+       AND count(transmission) = count(*) AND count(tax) = count(*)
+       AND count(DISTINCT (band, grid)) = count(DISTINCT band)
+)
+SELECT hr.day, hr.band, min(hr.grid) AS grid, min(hr.system) AS system,
+       min(hr.transmission) AS transmission, min(hr.tax) AS tax
+FROM hr JOIN regular USING (day) GROUP BY hr.day, hr.band
+"""
+
+_PART_KWH = """
+SELECT ds.metering_point_id, ds.date, b.grid, b.system, b.transmission, b.tax,
+       CASE b.band WHEN 'off_peak' THEN ds.off_peak_kwh WHEN 'peak' THEN ds.peak_kwh
+                   ELSE ds.super_peak_kwh END
+FROM daily_summary ds JOIN part_band b ON b.day = ds.date
+WHERE ds.metering_point_id = ANY(%(gsrns)s) AND ds.resolution IN ('PT15M', 'PT1H')
+UNION ALL
 SELECT ds.metering_point_id, ds.date, h.grid, h.system, h.transmission, h.tax, sum(u.k)
 FROM daily_summary ds
 JOIN rate_day r ON r.day = ds.date
@@ -171,6 +199,7 @@ CROSS JOIN LATERAL unnest(ds.slot_kwh) WITH ORDINALITY AS u(k, i)
 JOIN h_rate h ON h.ts = date_trunc('hour', r.day_start + (u.i - 1) * CASE ds.resolution
                      WHEN 'PT15M' THEN interval '15 minutes' ELSE interval '1 hour' END, 'UTC')
 WHERE ds.metering_point_id = ANY(%(gsrns)s) AND ds.resolution IN ('PT15M', 'PT1H')
+  AND ds.date NOT IN (SELECT day FROM part_band)
 GROUP BY 1, 2, 3, 4, 5, 6
 ORDER BY 1, 2
 """
@@ -185,10 +214,12 @@ def hour_rates(
     end: date,
     tz: str,
     first_tariff_hour_number: int,
+    bands: list[str],
 ) -> list[HourRates]:
     """Per metering point of `grid_area` and local day of [start, end): Σ kWh of the current
     readings per combination of the grid, system and transmission tariff and the electricity tax
-    in force in each hour (the settlement run's lookups)."""
+    in force in each hour (the settlement run's lookups). `bands`: the band of each local hour
+    (schemas.bands.band_table), as the daily summaries were built with."""
     params = {
         "tz": tz,
         "start": start,
@@ -196,14 +227,20 @@ def hour_rates(
         "area": grid_area,
         "first_tariff_hour_number": first_tariff_hour_number,
         "gsrns": gsrns,
+        "bands": bands,
     }
-    conn.execute("DROP TABLE IF EXISTS pg_temp.rate_day, pg_temp.rate_hour, pg_temp.h_rate")
+    conn.execute(
+        "DROP TABLE IF EXISTS pg_temp.rate_day, pg_temp.rate_hour, pg_temp.h_rate, pg_temp.part_band"
+    )
     conn.execute(_PART_RATE_DAY, params)
     conn.execute(_RATE_HOUR, params)
     conn.execute(_H_RATE, params)
-    rows = conn.execute(_PART_HOUR_KWH, params).fetchall()
-    conn.execute("DROP TABLE pg_temp.rate_day, pg_temp.rate_hour, pg_temp.h_rate")
-    return [HourRates(*row) for row in rows]
+    conn.execute(_PART_BAND_RATE, params)
+    rows = conn.execute(_PART_KWH, params).fetchall()
+    conn.execute(
+        "DROP TABLE pg_temp.rate_day, pg_temp.rate_hour, pg_temp.h_rate, pg_temp.part_band"
+    )
+    return [HourRates(*row) for row in rows if row[6]]
 
 
 def grid_subscriptions(
@@ -229,5 +266,16 @@ def issued_invoices(
              AND (billing_period_id = %s OR invoice_number = ANY(%s))
            ORDER BY number_series, number_in_series""",
         (billing_period_id, numbers),
+    ).fetchall()
+    return [(row[0], str(row[1])) for row in rows]
+
+
+def first_issued_per_type(conn: Conn, billing_period_id: uuid.UUID) -> list[tuple[uuid.UUID, str]]:
+    """(id, number) of the lowest-numbered issued invoice of each type in a billing period."""
+    rows = conn.execute(
+        """SELECT DISTINCT ON (type) id, invoice_number FROM invoice
+           WHERE billing_period_id = %s AND invoice_number IS NOT NULL
+           ORDER BY type, number_series, number_in_series""",
+        (billing_period_id,),
     ).fetchall()
     return [(row[0], str(row[1])) for row in rows]

@@ -3,6 +3,7 @@ the golden invoice scenarios, on the real database."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -157,3 +158,33 @@ def test_notes_after_real_corrections_print_rate_differences(db: str) -> None:
         # The difference is priced at the same published rate as the invoice it corrects.
         assert [(r.rate, r.published) for r in tax.rates] == [(Decimal("0.8"), True)]
         assert tax.rates[0].quantity * sign > 0
+
+
+def test_rates_changing_in_the_period_give_a_part_each(db: str) -> None:
+    """A new electricity tax from 30 October and one peak hour of the grid tariff priced apart
+    (so the day is read slot by slot, not by band): each rate gets its own part and dates."""
+    with connect(db, autocommit=True) as conn:
+        load_given(conn, SCENARIOS / "a_plain_month_pt15m_spot" / "given")
+        change = datetime.fromisoformat("2026-10-29T23:00:00+00:00")  # 30 October, local
+        conn.execute("UPDATE electricity_tax SET valid_to = %s WHERE valid_to IS NULL", (change,))
+        conn.execute(
+            "INSERT INTO electricity_tax (id, rate_per_kwh, valid_from) VALUES (%s, 0.01, %s)",
+            (uuid.uuid4(), change),
+        )
+        conn.execute(
+            """UPDATE tariff_rate SET price_per_kwh = price_per_kwh + 0.05 WHERE hour_number = 8
+               AND grid_tariff_id IN (SELECT id FROM grid_tariff WHERE tariff_type = 'GridTariff')"""
+        )
+    settle(OCTOBER, "344", url=db, now=CLOSE, progress=lambda _m: None)
+    with connect(db) as conn:
+        run_invoicing(conn, OCTOBER, CLOSE, issue=True)
+        doc = assemble(conn, _issued(db)[0][0])
+    by_charge = {line.charge_type: line for line in doc.lines}
+    tax = by_charge["ElectricityTax"].rates
+    assert [(r.rate, r.first_day, r.last_day) for r in tax] == [
+        (Decimal("0.8"), date(2026, 10, 29), date(2026, 10, 29)),
+        (Decimal("1"), date(2026, 10, 30), date(2026, 10, 31)),
+    ]
+    grid = by_charge["GridTariff"].rates
+    assert len(grid) == 5 and all(r.published for r in grid)
+    assert sum(r.quantity for r in grid) == by_charge["GridTariff"].quantity
