@@ -30,6 +30,8 @@ from storage.db import Conn
 from storage.invoice_documents import invoice_with_lines
 
 ZERO = Decimal("0.00")
+# The description of a part at amount ÷ quantity (no published rates stored or reproducible).
+FALLBACK = "gennemsnitspris"
 
 TYPE_TITLES: dict[InvoiceType, str] = {
     InvoiceType.STANDARD: "Faktura",
@@ -190,7 +192,7 @@ def _fallback_rate(
     unit = quantity_unit(charge_type)
     return (
         RateLine(
-            description="gennemsnitspris",
+            description=FALLBACK,
             quantity=quantity,
             quantity_unit=unit,
             rate=unit_price,

@@ -42,6 +42,7 @@ from schemas.invoice_records import (
     SettledLine,
 )
 from schemas.settings import settings
+from settlement.invoice_document import FALLBACK
 from settlement.invoicing import aconto_for_contract
 from settlement.rules import (
     FIRST_TARIFF_HOUR_NUMBER,
@@ -250,7 +251,7 @@ def _fallback(line: Line) -> list[PartRow]:
     return [
         _part(
             "rate",
-            "gennemsnitspris",
+            FALLBACK,
             line.quantity,
             unit,
             line.unit_price,

@@ -21,6 +21,7 @@ from fpdf.enums import XPos, YPos
 from schemas.calendar import BillingPeriod
 from settlement.exports import write_file
 from settlement.invoice_document import (
+    FALLBACK,
     DocumentLine,
     InvoiceDocument,
     InvoiceDocumentError,
@@ -226,9 +227,17 @@ def _payment(pdf: _Page, doc: InvoiceDocument) -> None:
         size=7,
         h=3.5,
     )
-    if any(not r.published for line in doc.lines for r in line.rates):
+    means = {r.description for line in doc.lines for r in line.rates if not r.published}
+    if any(text.startswith("Spotpris") for text in means):
         pdf.text_line(
             "* Spotprisen skifter hvert kvarter; vist er gennemsnittet vægtet efter dit forbrug.",
+            size=7,
+            h=3.5,
+        )
+    if FALLBACK in means:
+        pdf.text_line(
+            f"* {FALLBACK}: beløb divideret med mængde (satserne i perioden kunne ikke "
+            "opgøres pr. sats).",
             size=7,
             h=3.5,
         )
