@@ -6,7 +6,8 @@ The parts of an invoice's lines as the customer reads them, computed when the Dr
 
 - tariffs and the electricity tax: kWh × the published rate in force (øre/kWh, as the price
   list's DKK/kWh × 100), one part per distinct rate with the first and last local day it
-  applied; kWh from the current readings of the days the contract covers, rates by the
+  applied; kWh from the current readings of the days the settlement run settles the contract
+  on (its settle_day, per grid area), rates by the
   settlement run's own lookups (storage.invoice_details.hour_rates);
 - energy: the product's published price (fixed price, margin and supplement, øre/kWh) and, for
   spot products, the spot share as the consumption-weighted mean (marked not published: the
@@ -15,7 +16,7 @@ The parts of an invoice's lines as the customer reads them, computed when the Dr
   and price;
 - aconto lines: the amount incl. VAT the customer paid / is to pay.
 
-PartRow amounts are rounded to øre so that they add up to the line exactly (largest remainder);
+Part amounts are rounded to øre so that they add up to the line exactly (largest remainder);
 when the readings or rates no longer reproduce a line (kWh differ, or the amounts by more than
 rounding), the line gets one part at amount ÷ quantity marked not published, never a guess.
 Credit and debit notes get the difference of the new parts and the invoiced ones.
@@ -82,6 +83,8 @@ class CustomerInputs:
     aconto: Sequence[AcontoSettled]
     products: dict[uuid.UUID, details.ContractProduct]
     hours: dict[str, list[details.HourRates]]
+    # Per contract: the (local day, grid area) the settlement runs settle it on.
+    settle_days: dict[uuid.UUID, list[tuple[date, str]]]
     grid_subscriptions: dict[str, list[tuple[datetime, datetime | None, Decimal]]]
     # Σ kWh and Σ øre-rounded amount per (gsrn, charge type, contract) of the settlement lines.
     settled: dict[tuple[str, str, uuid.UUID], tuple[Decimal, Decimal]]
@@ -115,10 +118,9 @@ def _per_kwh_parts(inputs: CustomerInputs, gsrn: str, charge: ChargeType) -> lis
     for contract in inputs.contracts:
         if contract.gsrn != gsrn or (gsrn, str(charge), contract.id) not in inputs.settled:
             continue
-        first, end = _days(inputs.period, contract)
         for hour in inputs.hours.get(gsrn, []):
             rate = getattr(hour, column)
-            if first <= hour.day < end and rate is not None:
+            if hour.contract_id == contract.id and rate is not None:
                 grouped[rate].append((hour.day, hour.kwh))
     parts = []
     for rate, days in sorted(grouped.items()):
@@ -147,7 +149,11 @@ def _energy_parts(inputs: CustomerInputs, gsrn: str) -> list[PartRow]:
         if contract.gsrn != gsrn or found is None or product is None:
             continue
         kwh, amount = found
+        settled_days = [day for day, _area in inputs.settle_days.get(contract.id, [])]
         first, end = _days(inputs.period, contract)
+        last = end - timedelta(days=1)
+        if settled_days:
+            first, last = min(settled_days), max(settled_days)
         terms = energy_price_terms(
             product.energy_model,
             margin_ore_per_kwh=product.margin_ore_per_kwh,
@@ -155,7 +161,6 @@ def _energy_parts(inputs: CustomerInputs, gsrn: str) -> list[PartRow]:
             fixed_price_ore_per_kwh=product.fixed_price_ore_per_kwh,
             spot_share=product.spot_share,
         )
-        last = end - timedelta(days=1)
         fixed = round_ore(kwh * terms.adder)
         label = "Elpris, fast pris og tillæg" if terms.spot_factor != 1 else "Elpris, tillæg"
         priced_fixed = bool(terms.adder or terms.spot_factor == 0)
@@ -213,17 +218,14 @@ def _subscription_parts(inputs: CustomerInputs, gsrn: str, charge: ChargeType) -
         product = inputs.products.get(contract.id)
         if contract.gsrn != gsrn or (gsrn, str(charge), contract.id) not in inputs.settled:
             continue
-        first, end = _days(inputs.period, contract)
-        day = first
-        while day < end:
+        for day, area in inputs.settle_days.get(contract.id, []):
             if charge is ChargeType.GRID_SUBSCRIPTION:
-                monthly = _grid_monthly(inputs, contract.grid_area_code, day)
+                monthly = _grid_monthly(inputs, area, day)
             else:
                 monthly = None if product is None else product.subscription_kr_per_month
             if monthly is not None:
                 daily = daily_subscription_price(monthly, day.year, day.month)
                 grouped[(day.replace(day=1), monthly, daily)].append(day)
-            day += timedelta(days=1)
     return [
         _part(
             "rate",
@@ -370,23 +372,26 @@ def store(conn: Conn, period: BillingPeriod, written: Sequence[Written], tz: str
         return
     contracts = {c.id: c for w in written for c in w.contracts}
     products = details.contract_products(conn, sorted(contracts))
-    by_area: dict[str, set[str]] = defaultdict(set)
-    for contract in contracts.values():
-        by_area[contract.grid_area_code].add(contract.gsrn)
+    gsrns = sorted({c.gsrn for c in contracts.values()})
+    areas = set(details.grid_areas_of(conn, gsrns)) | {c.grid_area_code for c in contracts.values()}
     hours: dict[str, list[details.HourRates]] = defaultdict(list)
+    settle_days: dict[uuid.UUID, list[tuple[date, str]]] = defaultdict(list)
     subscriptions: dict[str, list[tuple[datetime, datetime | None, Decimal]]] = {}
-    for area, gsrns in sorted(by_area.items()):
-        for row in details.hour_rates(
+    for area in sorted(areas):
+        rated, days = details.hour_rates(
             conn,
-            sorted(gsrns),
+            gsrns,
             grid_area=area,
             start=period.start,
             end=period.end,
             tz=tz,
             first_tariff_hour_number=FIRST_TARIFF_HOUR_NUMBER,
             bands=list(band_table(settings().bands)),
-        ):
+        )
+        for row in rated:
             hours[row.gsrn].append(row)
+        for _gsrn, day, contract_id in days:
+            settle_days[contract_id].append((day, area))
         subscriptions[area] = details.grid_subscriptions(conn, area)
     for w in written:
         settled: dict[tuple[str, str, uuid.UUID], tuple[Decimal, Decimal]] = {}
@@ -395,7 +400,7 @@ def store(conn: Conn, period: BillingPeriod, written: Sequence[Written], tz: str
             kwh, amount = settled.get(key, (Decimal(0), ZERO))
             settled[key] = (kwh + s.total_kwh, amount + round_ore(s.total_amount))
         inputs = CustomerInputs(
-            period, w.contracts, w.aconto, products, hours, subscriptions, settled
+            period, w.contracts, w.aconto, products, hours, settle_days, subscriptions, settled
         )
         target = {line.key: line_parts(inputs, line) for line in w.target_lines}
         if not w.is_note:

@@ -11,7 +11,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from storage.db import Conn
-from storage.settlement import _H_RATE, _RATE_HOUR
+from storage.settlement import _H_RATE, _RATE_HOUR, _SETTLE_DAY
 
 
 @dataclass(frozen=True)
@@ -151,6 +151,7 @@ class HourRates:
     transmission: Decimal | None
     tax: Decimal | None
     kwh: Decimal
+    contract_id: uuid.UUID | None = None
 
 
 # The days of [start, end) as rate_day, so the settlement run's own rate lookups
@@ -188,21 +189,30 @@ FROM hr JOIN regular USING (day) GROUP BY hr.day, hr.band
 _PART_KWH = """
 SELECT ds.metering_point_id, ds.date, b.grid, b.system, b.transmission, b.tax,
        CASE b.band WHEN 'off_peak' THEN ds.off_peak_kwh WHEN 'peak' THEN ds.peak_kwh
-                   ELSE ds.super_peak_kwh END
-FROM daily_summary ds JOIN part_band b ON b.day = ds.date
-WHERE ds.metering_point_id = ANY(%(gsrns)s) AND ds.resolution IN ('PT15M', 'PT1H')
+                   ELSE ds.super_peak_kwh END, s.contract_id
+FROM settle_day s
+JOIN daily_summary ds ON ds.metering_point_id = s.gsrn AND ds.date = s.day
+JOIN part_band b ON b.day = ds.date
+WHERE s.gsrn = ANY(%(gsrns)s) AND ds.resolution IN ('PT15M', 'PT1H')
 UNION ALL
-SELECT ds.metering_point_id, ds.date, h.grid, h.system, h.transmission, h.tax, sum(u.k)
-FROM daily_summary ds
+SELECT ds.metering_point_id, ds.date, h.grid, h.system, h.transmission, h.tax, sum(u.k),
+       s.contract_id
+FROM settle_day s
+JOIN daily_summary ds ON ds.metering_point_id = s.gsrn AND ds.date = s.day
 JOIN rate_day r ON r.day = ds.date
 CROSS JOIN LATERAL unnest(ds.slot_kwh) WITH ORDINALITY AS u(k, i)
 JOIN h_rate h ON h.ts = date_trunc('hour', r.day_start + (u.i - 1) * CASE ds.resolution
                      WHEN 'PT15M' THEN interval '15 minutes' ELSE interval '1 hour' END, 'UTC')
-WHERE ds.metering_point_id = ANY(%(gsrns)s) AND ds.resolution IN ('PT15M', 'PT1H')
+WHERE s.gsrn = ANY(%(gsrns)s) AND ds.resolution IN ('PT15M', 'PT1H')
   AND ds.date NOT IN (SELECT day FROM part_band)
-GROUP BY 1, 2, 3, 4, 5, 6
+GROUP BY 1, 2, 3, 4, 5, 6, 8
 ORDER BY 1, 2
 """
+
+
+_PART_TABLES = (
+    "pg_temp.settle_day, pg_temp.rate_day, pg_temp.rate_hour, pg_temp.h_rate, pg_temp.part_band"
+)
 
 
 def hour_rates(
@@ -215,11 +225,12 @@ def hour_rates(
     tz: str,
     first_tariff_hour_number: int,
     bands: list[str],
-) -> list[HourRates]:
+) -> tuple[list[HourRates], list[tuple[str, date, uuid.UUID]]]:
     """Per metering point of `grid_area` and local day of [start, end): Σ kWh of the current
     readings per combination of the grid, system and transmission tariff and the electricity tax
-    in force in each hour (the settlement run's lookups). `bands`: the band of each local hour
-    (schemas.bands.band_table), as the daily summaries were built with."""
+    in force in each hour (the settlement run's lookups), on the days and contracts the run of
+    `grid_area` settles (its settle_day), and those (metering point, day, contract) days.
+    `bands`: the band of each local hour (schemas.bands.band_table), as the summaries use."""
     params = {
         "tz": tz,
         "start": start,
@@ -229,18 +240,23 @@ def hour_rates(
         "gsrns": gsrns,
         "bands": bands,
     }
-    conn.execute(
-        "DROP TABLE IF EXISTS pg_temp.rate_day, pg_temp.rate_hour, pg_temp.h_rate, pg_temp.part_band"
-    )
+    conn.execute(f"DROP TABLE IF EXISTS {_PART_TABLES}")
+    conn.execute(_SETTLE_DAY, params)
+    days = [
+        (str(row[0]), row[1], row[2])
+        for row in conn.execute(
+            "SELECT gsrn, day, contract_id FROM settle_day WHERE gsrn = ANY(%(gsrns)s)"
+            " ORDER BY 1, 2",
+            params,
+        )
+    ]
     conn.execute(_PART_RATE_DAY, params)
     conn.execute(_RATE_HOUR, params)
     conn.execute(_H_RATE, params)
     conn.execute(_PART_BAND_RATE, params)
     rows = conn.execute(_PART_KWH, params).fetchall()
-    conn.execute(
-        "DROP TABLE pg_temp.rate_day, pg_temp.rate_hour, pg_temp.h_rate, pg_temp.part_band"
-    )
-    return [HourRates(*row) for row in rows if row[6]]
+    conn.execute(f"DROP TABLE {_PART_TABLES}")
+    return [HourRates(*row) for row in rows if row[6]], days
 
 
 def grid_subscriptions(
@@ -279,3 +295,14 @@ def first_issued_per_type(conn: Conn, billing_period_id: uuid.UUID) -> list[tupl
         (billing_period_id,),
     ).fetchall()
     return [(row[0], str(row[1])) for row in rows]
+
+
+def grid_areas_of(conn: Conn, gsrns: list[str]) -> list[str]:
+    """Every grid area the metering points are or were in (current row and history)."""
+    rows = conn.execute(
+        """SELECT grid_area_code FROM metering_point WHERE gsrn = ANY(%(g)s)
+           UNION SELECT grid_area_code FROM metering_point_version WHERE gsrn = ANY(%(g)s)
+           ORDER BY 1""",
+        {"g": gsrns},
+    ).fetchall()
+    return [str(row[0]) for row in rows if row[0] is not None]
