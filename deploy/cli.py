@@ -305,13 +305,23 @@ def _finance(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         sub, "invoice", "build invoices from the latest settlement runs", "handlers_finance:invoice"
     )
     invoice.add_argument(
-        "--period", type=_period, required=True, help="a month (2026-10) or a quarter (2026-Q4)"
+        "--period", type=_period, help="a month (2026-10) or a quarter (2026-Q4); required"
     )
     invoice.add_argument("--issue", action="store_true", help="issue the period's Draft invoices")
     invoice.add_argument(
         "--export-dir", type=Path, help="write <invoice id>.json files here (mode 0600)"
     )
     invoice.add_argument("--force", action="store_true", help="overwrite existing export files")
+    pdf = _command(
+        invoice.add_subparsers(title="documents", metavar="pdf", required=False),
+        "pdf",
+        "the issued invoices as PDF files the customer reads, <invoice number>.pdf",
+        "handlers_finance:invoice_pdf",
+    )
+    pdf.add_argument("--period", type=_period, help="every issued invoice of this period")
+    pdf.add_argument("--invoice", action="append", metavar="NUMBER", help="one invoice number")
+    pdf.add_argument("--out", type=Path, required=True, help="the directory to write to")
+    pdf.add_argument("--force", action="store_true", help="overwrite existing files")
 
     close = _command(
         sub,

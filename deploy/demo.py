@@ -106,9 +106,30 @@ def run(args: argparse.Namespace) -> int:
         print()
         close_period(BillingPeriod.month_of(spec.start), args.data_dir)
         print_process_invoices(spec.metering_points, BillingPeriod.month_of(spec.start), print)
+        write_demo_pdfs(BillingPeriod.month_of(spec.start), args.data_dir / "invoices")
         print()
         print_close_report(BillingPeriod.month_of(spec.start), args.data_dir / "close")
     return 0
+
+
+def write_demo_pdfs(period: BillingPeriod, directory: Path) -> None:
+    """Issue the period's invoices and write the first of each type as the customer's PDF."""
+    from settlement.exports import export_directory
+    from settlement.invoice_pdf import write_pdfs
+    from storage.invoice_details import first_issued_per_type
+    from storage.invoices import find_billing_period
+
+    directory = export_directory(directory)
+    with connect(job="finance") as conn:
+        report = run_invoicing(conn, period, datetime.now(UTC), issue=True)
+        bp_id = find_billing_period(conn, period)
+        chosen = [] if bp_id is None else first_issued_per_type(conn, bp_id)
+        write_pdfs(conn, directory, None, [number for _, number in chosen], force=True)
+    print()
+    print(
+        f"issued {len(report.issued)} invoices of {period.label}; PDFs of one per type in "
+        f"{directory}: {', '.join(number for _, number in chosen) or 'none'}"
+    )
 
 
 def print_close_report(period: BillingPeriod, directory: Path) -> None:
@@ -149,4 +170,4 @@ def close_period(period: BillingPeriod, data_dir: Path) -> None:
             f"{t.total_incl_vat:>16}"
         )
     print(f"settlement lines exported to {parquet} ({lines} lines); invoices stay Draft until")
-    print(f"`elflow invoice --period {period.label} --issue`")
+    print(f"`elflow invoice --period {period.label} --issue` (the demo issues them at its end)")

@@ -6,6 +6,8 @@ import argparse
 import sys
 from datetime import UTC, datetime
 
+from schemas.errors import ElflowError
+
 
 def load(args: argparse.Namespace) -> int:
     from storage.db import connect
@@ -81,6 +83,8 @@ def invoice(args: argparse.Namespace) -> int:
     from storage.db import connect
     from storage.invoice_documents import period_invoice_ids
 
+    if args.period is None:
+        raise ElflowError("invoice needs --period (a month, 2026-10, or a quarter, 2026-Q4)")
     directory = None if args.export_dir is None else export_directory(args.export_dir)
     with connect(job="finance") as conn:
         report = run_invoicing(conn, args.period, datetime.now(UTC), issue=args.issue)
@@ -109,6 +113,20 @@ def invoice(args: argparse.Namespace) -> int:
     if directory is not None:
         print(f"exported {len(exported)} invoices to {directory}")
     print(f"every customer, invoiced or why not: elflow close --period {args.period.label}")
+    return 0
+
+
+def invoice_pdf(args: argparse.Namespace) -> int:
+    from settlement.exports import export_directory
+    from settlement.invoice_pdf import write_pdfs
+    from storage.db import connect
+
+    if args.period is None and not args.invoice:
+        raise ElflowError("invoice pdf needs --period or --invoice NUMBER")
+    directory = export_directory(args.out)
+    with connect(job="finance") as conn:
+        written = write_pdfs(conn, directory, args.period, args.invoice or [], force=args.force)
+    print(f"wrote {len(written)} invoice PDFs to {directory}")
     return 0
 
 

@@ -38,7 +38,8 @@ as_pg() {
 
 install_debian_packages() {
     local need=()
-    for pkg in postgresql-15 postgresql-server-dev-15 postgresql-client-15 cmake gcc make dpkg-dev libssl-dev; do
+    for pkg in postgresql-15 postgresql-server-dev-15 postgresql-client-15 cmake gcc make dpkg-dev libssl-dev \
+               poppler-utils; do
         dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
     done
     if [ ${#need[@]} -gt 0 ]; then

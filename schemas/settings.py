@@ -90,6 +90,22 @@ class Settings(BaseSettings):
     # Invoice numbers (issue 13): series = prefix + the local year of issue, e.g. EF-2026-000123;
     # gap-free within a series (storage.invoices.issue_drafts).
     invoice_number_prefix: str = Field(default="EF", pattern=r"^[A-Z0-9]{1,20}$")
+    # The supplier as printed on invoices (settlement.invoice_document; momsloven § 52 a: name,
+    # address, CVR). The defaults are the demo's made-up company; set the real ones in production.
+    supplier_name: str = Field(default="Elflow Energi A/S (demo)", min_length=1, max_length=200)
+    supplier_address: str = Field(
+        default="Eksempelvej 1, 8000 Aarhus C", min_length=1, max_length=200
+    )
+    supplier_cvr: str = Field(default="12345678", pattern=r"^\d{8}$")
+    supplier_email: str = Field(default="kundeservice@elflow.invalid", max_length=254)
+    supplier_phone: str = Field(default="70 00 00 00", max_length=32)
+    # Payment details: Danish registration and account number, and IBAN/BIC for transfers.
+    supplier_bank_reg: str = Field(default="1234", pattern=r"^\d{4}$")
+    supplier_bank_account: str = Field(default="0001234567", pattern=r"^\d{1,10}$")
+    supplier_iban: str = Field(
+        default="DK0812340001234567", pattern=r"^[A-Z]{2}\d{2}[A-Z0-9]{1,30}$"
+    )
+    supplier_bic: str = Field(default="", pattern=r"^([A-Z0-9]{8}|[A-Z0-9]{11})?$")
     # An outbound request with no answer after this long is TimedOut (`process list --stuck`).
     process_answer_timeout_hours: float = Field(default=24.0, gt=0, le=24 * 90)
 

@@ -13,9 +13,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from schemas.calendar import BillingPeriod
-from schemas.codelists import InvoiceType
+from schemas.codelists import InvoiceStatus, InvoiceType
 from schemas.invoice_records import AcontoSettled, ContractTerms, SettledLine
 from schemas.settings import settings
+from settlement.invoice_parts import Written
+from settlement.invoice_parts import store as store_parts
 from settlement.invoicing import (
     Create,
     Discard,
@@ -80,6 +82,7 @@ def run_invoicing(
         for row in store.aconto_settlements(conn, period, sorted(customer_of), runs):
             aconto_of[customer_of[row.contract_id]].append(row)
         completed = {(month, run.grid_area_code) for run in runs for month in run.months}
+        written: list[Written] = []
 
         for customer in sorted(set(lines_of) | set(aconto_of) | set(already)):
             own = by_customer.get(customer, [])
@@ -103,15 +106,36 @@ def run_invoicing(
                 continue
             if bp_id is None:
                 bp_id = store.ensure_billing_period(conn, period)
+            invoiced = tuple(
+                (e.id, e.lines)
+                for e in already.get(customer, [])
+                if e.status is not InvoiceStatus.DRAFT and e.status is not InvoiceStatus.CANCELLED
+            )
             for action in actions:
                 if isinstance(action, Create):
-                    report.created.append(store.create_invoice(conn, bp_id, action.draft))
+                    invoice_id = store.create_invoice(conn, bp_id, action.draft)
+                    report.created.append(invoice_id)
                 elif isinstance(action, Replace):
-                    store.replace_draft(conn, action.invoice_id, action.draft)
-                    report.replaced.append(action.invoice_id)
+                    invoice_id = action.invoice_id
+                    store.replace_draft(conn, invoice_id, action.draft)
+                    report.replaced.append(invoice_id)
+                if isinstance(action, Create | Replace):
+                    written.append(
+                        Written(
+                            invoice_id,
+                            action.draft.lines,
+                            action.draft.corrects_invoice_id is not None,
+                            target.lines,
+                            tuple(own),
+                            tuple(aconto_of[customer]),
+                            tuple(lines_of[customer]),
+                            invoiced,
+                        )
+                    )
                 elif isinstance(action, Discard):
                     store.discard_draft(conn, action.invoice_id)
                     report.discarded.append(action.invoice_id)
+        store_parts(conn, period, written, settings().timezone)
         report.billing_period_id = bp_id
         if issue and bp_id is not None:
             report.issued = store.issue_drafts(conn, bp_id, now, settings().invoice_number_prefix)

@@ -183,7 +183,7 @@ def _subscription_days(period: BillingPeriod, contracts: Iterable[ContractTerms]
     return Decimal(days).quantize(Decimal("0.001"))
 
 
-def _aconto_for_contract(
+def aconto_for_contract(
     period: BillingPeriod, contract: ContractTerms, rows: Sequence[AcontoSettled]
 ) -> tuple[Decimal, Decimal, Decimal]:
     """(actual cost, aconto paid, next aconto) of one contract for the period, incl. VAT.
@@ -262,7 +262,7 @@ def build_invoice(
         ]
         if not contract_lines and not aconto_rows.get(contract.id):
             continue
-        actual, paid, next_aconto = _aconto_for_contract(
+        actual, paid, next_aconto = aconto_for_contract(
             period, contract, aconto_rows.get(contract.id, [])
         )
         settled = sum((s.total_amount + s.vat_amount for s in contract_lines), Decimal(0))
