@@ -312,8 +312,9 @@ def _finance(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "--export-dir", type=Path, help="write <invoice id>.json files here (mode 0600)"
     )
     invoice.add_argument("--force", action="store_true", help="overwrite existing export files")
+    documents = invoice.add_subparsers(title="documents", metavar="{pdf,ubl}", required=False)
     pdf = _command(
-        invoice.add_subparsers(title="documents", metavar="pdf", required=False),
+        documents,
         "pdf",
         "the issued invoices as PDF files the customer reads, <invoice number>.pdf",
         "handlers_finance:invoice_pdf",
@@ -322,6 +323,17 @@ def _finance(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     pdf.add_argument("--invoice", action="append", metavar="NUMBER", help="one invoice number")
     pdf.add_argument("--out", type=Path, required=True, help="the directory to write to")
     pdf.add_argument("--force", action="store_true", help="overwrite existing files")
+    ubl = _command(
+        documents,
+        "ubl",
+        "Peppol BIS 3.0 (UBL 2.1) files of the period's issued business invoices",
+        "handlers_ubl:invoice_ubl",
+    )
+    ubl.add_argument(
+        "--period", type=_period, required=True, help="a month (2026-10) or a quarter (2026-Q4)"
+    )
+    ubl.add_argument("--out", type=Path, required=True, help="write <invoice number>.xml here")
+    ubl.add_argument("--force", action="store_true", help="overwrite existing files")
 
     close = _command(
         sub,

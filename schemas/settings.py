@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     deadletter_topic: str = "datahub.rsm012.deadletter"
     masterdata_topic: str = "datahub.masterdata"  # RSM-022; ".events"/".deadletter" beside it
     recovery_dir: Path = Path(".local/recovery")
+    # The EN 16931 rules UBL validation runs (settlement.ubl_artefacts); None: share/elflow/en16931
+    # of the Python environment, where `python -m deploy.ubl_rules` puts them.
+    ubl_rules_dir: Path | None = None
     metrics_port: int = 9464
     timezone: str = "Europe/Copenhagen"
     # Community edition only: `elflow db migrate` sets a policy compressing metering_data's
