@@ -108,7 +108,8 @@ FROM generate_series(%(first_day)s::date, %(last_day)s::date, interval '1 day') 
 
 _SLOTS = """
 CREATE TEMP TABLE bench_slot AS
-SELECT d.day, d.day_start, g.slot, d.day_start + g.slot * interval '15 minutes' AS ts,
+SELECT d.day, d.day_start, g.slot,
+       extract(epoch FROM d.day_start)::bigint / 900 + g.slot AS quarter,
        (%(bands)s::text[])[extract(hour FROM (d.day_start + g.slot * interval '15 minutes')
                                          AT TIME ZONE %(tz)s)::int + 1] AS band
 FROM bench_day d
@@ -116,36 +117,31 @@ CROSS JOIN LATERAL generate_series(
     0, (extract(epoch FROM d.day_end - d.day_start) / 900)::int - 1) AS g(slot)
 """
 
-_BLOCKS = """
-INSERT INTO metering_block (metering_point_id, day_start, resolution, wh, quality,
-                            source_message_id, transaction_id, created_at, received_at)
-SELECT '5713131' || lpad(i::text, 11, '0'), s.day_start, 'PT15M',
-       array_agg((i * 37 + extract(epoch FROM s.ts)::bigint / 900) %% 500 ORDER BY s.slot),
-       repeat('4', count(*)::int), 'BENCH-' || i || '-' || s.day, 'BENCH-' || i || '-' || s.day,
-       %(end)s::timestamptz, %(end)s::timestamptz
-FROM generate_series(%(first)s::int, %(last)s::int) i CROSS JOIN bench_slot s
-GROUP BY i, s.day, s.day_start
-"""
-
-_SUMMARIES = """
+# The slots' Wh computed once, then the blocks and the summaries from them.
+_BLOCKS_AND_SUMMARIES = """
+WITH v AS MATERIALIZED (
+    SELECT '5713131' || lpad(i::text, 11, '0') AS gsrn, s.day, s.day_start, s.slot, s.band,
+           (i * 37 + s.quarter) %% 500 AS w
+    FROM generate_series(%(first)s::int, %(last)s::int) i CROSS JOIN bench_slot s
+),
+blocks AS (
+    INSERT INTO metering_block (metering_point_id, day_start, resolution, wh, quality,
+                                source_message_id, transaction_id, created_at, received_at)
+    SELECT gsrn, day_start, 'PT15M', array_agg(w ORDER BY slot), repeat('4', count(*)::int),
+           'BENCH-' || gsrn || '-' || day, 'BENCH-' || gsrn || '-' || day,
+           %(end)s::timestamptz, %(end)s::timestamptz
+    FROM v GROUP BY gsrn, day, day_start
+)
 INSERT INTO daily_summary (metering_point_id, date, total_kwh, peak_kwh, off_peak_kwh,
     super_peak_kwh, resolution, points_received, points_expected, missing_count,
     estimated_count, slot_kwh, versions)
-SELECT g.gsrn, g.day, g.total, g.peak, g.off_peak, g.super_peak, 'PT15M', g.n, g.n, 0, 0,
-       g.slot_kwh, g.n
-FROM (
-    SELECT '5713131' || lpad(i::text, 11, '0') AS gsrn, s.day,
-           sum(q.kwh) AS total,
-           coalesce(sum(q.kwh) FILTER (WHERE s.band = 'peak'), 0) AS peak,
-           coalesce(sum(q.kwh) FILTER (WHERE s.band = 'off_peak'), 0) AS off_peak,
-           coalesce(sum(q.kwh) FILTER (WHERE s.band = 'super_peak'), 0) AS super_peak,
-           count(*)::int AS n, array_agg(q.kwh ORDER BY s.slot) AS slot_kwh
-    FROM generate_series(%(first)s::int, %(last)s::int) i CROSS JOIN bench_slot s
-    CROSS JOIN LATERAL (
-        SELECT (((i * 37 + extract(epoch FROM s.ts)::bigint / 900) %% 500) / 1000.0)
-            ::numeric(18, 3) AS kwh) q
-    GROUP BY i, s.day
-) g
+SELECT gsrn, day, (sum(w)::numeric / 1000)::numeric(18, 3),
+       (coalesce(sum(w) FILTER (WHERE band = 'peak'), 0)::numeric / 1000)::numeric(18, 3),
+       (coalesce(sum(w) FILTER (WHERE band = 'off_peak'), 0)::numeric / 1000)::numeric(18, 3),
+       (coalesce(sum(w) FILTER (WHERE band = 'super_peak'), 0)::numeric / 1000)::numeric(18, 3),
+       'PT15M', count(*), count(*), 0, 0,
+       array_agg((w::numeric / 1000)::numeric(18, 3) ORDER BY slot), count(*)
+FROM v GROUP BY gsrn, day
 """
 
 
@@ -315,8 +311,7 @@ def _generate(
     step = 500
     for first in range(1, n + 1, step):
         span = {"first": first, "last": min(n, first + step - 1), "end": end, **days}
-        conn.execute(_BLOCKS, span)
-        conn.execute(_SUMMARIES, span)
+        conn.execute(_BLOCKS_AND_SUMMARIES, span)
         progress(f"bench: blocks and summaries for {min(n, first + step - 1)}/{n} metering points")
     conn.execute("DROP TABLE bench_slot, bench_day")
     conn.execute("ANALYZE metering_block")
