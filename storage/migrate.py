@@ -12,7 +12,9 @@ from dataclasses import dataclass
 from importlib import resources
 
 import psycopg
+from psycopg import sql
 
+from schemas.calendar import zone_name
 from storage.db import Conn
 
 # Serialises concurrent `elflow db migrate` runs (an arbitrary, fixed advisory-lock key).
@@ -61,6 +63,8 @@ def migrate(conn: Conn, migrations: list[Migration] | None = None) -> list[str]:
     )
     applied_now: list[str] = []
     conn.execute("SELECT pg_advisory_lock(%s)", (_LOCK_KEY,))
+    # What a migration may read of the settings: the local zone (e.g. 0035 records it).
+    conn.execute(sql.SQL("SET elflow.timezone = {}").format(sql.Literal(zone_name())))
     try:
         applied = {
             row[0]: (row[1], row[2])
