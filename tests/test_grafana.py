@@ -1,7 +1,7 @@
 """The Grafana provisioning in deploy/grafana against the real TimescaleDB.
 
 There is no Grafana here, so the tests do what Grafana would: read the provisioned data sources,
-expand each SQL panel's macros and variables (tests/grafana_macros.py) and run the result as the
+expand each SQL panel's macros and variables (deploy/grafana_macros.py) and run the result as the
 read-only `elflow_grafana` role on a database filled through the ingest write path. Every SQL
 panel must return its columns, rows, and values equal to an independent model of the data
 (tests/oracle.py); every PromQL panel may only name metrics that flows/metrics.py exports.
@@ -27,6 +27,15 @@ import pytest
 from prometheus_client.metrics import MetricWrapperBase
 
 import flows.metrics
+from deploy.grafana_macros import (
+    MacroError,
+    TimeRange,
+    Variable,
+    expand_macros,
+    interpolate_variables,
+    parse_interval,
+    render,
+)
 from flows.feed import gsrn_for
 from flows.parse import Item, message_items
 from schemas.bands import DEFAULT_BANDS, band_table
@@ -36,15 +45,6 @@ from storage.db import connect, with_user
 from storage.readings import write_batch
 from tests.conftest import scratch_database
 from tests.documents import constant, rsm012
-from tests.grafana_macros import (
-    MacroError,
-    TimeRange,
-    Variable,
-    expand_macros,
-    interpolate_variables,
-    parse_interval,
-    render,
-)
 from tests.oracle import Expected, expected_from
 
 pytestmark = pytest.mark.services
