@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from importlib import resources
 
 import psycopg
-from psycopg import sql
 
 from schemas.calendar import zone_name
 from storage.db import Conn
@@ -62,9 +61,9 @@ def migrate(conn: Conn, migrations: list[Migration] | None = None) -> list[str]:
                applied_at timestamptz NOT NULL DEFAULT now())"""
     )
     applied_now: list[str] = []
+    # The local day readings are cut into (0031_day_blocks reads it).
+    conn.execute("SELECT set_config('elflow.timezone', %s, false)", (zone_name(),))
     conn.execute("SELECT pg_advisory_lock(%s)", (_LOCK_KEY,))
-    # What a migration may read of the settings: the local zone (e.g. 0035 records it).
-    conn.execute(sql.SQL("SET elflow.timezone = {}").format(sql.Literal(zone_name())))
     try:
         applied = {
             row[0]: (row[1], row[2])
