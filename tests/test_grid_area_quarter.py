@@ -161,7 +161,7 @@ def test_the_totals_follow_a_feed_with_corrections_and_late_master_data(
 
 
 def _items(messages: list[tuple[bytes, bytes]]) -> list[TransactionItem]:
-    items = []
+    items: list[TransactionItem] = []
     for offset, (_key, value) in enumerate(messages):
         items.extend(
             i for _k, i in message_items(value, "t", 0, offset) if isinstance(i, TransactionItem)
