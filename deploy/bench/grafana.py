@@ -23,7 +23,7 @@ from typing import Any
 
 import psycopg
 
-from deploy.bench.settle import generate
+from deploy.bench.settle import _generate as generate  # one generator for both benches
 from deploy.grafana_macros import TimeRange, Variable, parse_interval, render
 from schemas.bands import band_table
 from schemas.calendar import BillingPeriod, local_midnight_utc

@@ -141,7 +141,7 @@ def _bench(spec: BenchSpec, url: str, progress: Callable[[str], None]) -> str:
             n = _count(conn, "SELECT count(*) FROM metering_point")
         else:
             started = time.perf_counter()
-            generate(conn, n, start, end, progress)
+            _generate(conn, n, start, end, progress)
         readings = _count(conn, "SELECT count(*) FROM metering_data")
         generate_s = time.perf_counter() - started
         progress(f"bench: {readings} readings generated in {generate_s:.1f} s; refreshing …")
@@ -226,7 +226,7 @@ def _count(conn: Conn, query: str) -> int:
     return int(row[0]) if row else 0
 
 
-def generate(
+def _generate(
     conn: Conn, n: int, start: datetime, end: datetime, progress: Callable[[str], None]
 ) -> None:
     progress(f"bench: generating master data and prices for {n} metering points …")
