@@ -27,6 +27,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from storage.db import Conn
+from storage.received import record_received
 from storage.summaries import existing_days, recompute_days, summarize_fresh_day, write_day_rows
 
 
@@ -112,6 +113,7 @@ def write_batch(
         claimed = _claim(conn, transactions, result) if transactions else []
         if claimed:
             _append_readings(conn, claimed, result)
+            record_received(conn, (r[2] for item in claimed for r in item.readings))
             result.summaries_changed = _update_summaries(conn, claimed, ZoneInfo(tz), tz, bands)
         _record_documents(conn, claimed, result)
         if dead:

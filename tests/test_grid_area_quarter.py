@@ -4,8 +4,9 @@ A feed with corrections, redeliveries, PT15M and PT1H meters and the 25-hour day
 the real broker and a real Bytewax process into the real TimescaleDB; master data arrives
 partly before and partly after the readings, and one metering point moves to another grid area.
 grid_area_quarter must then equal, quarter by quarter, what the current readings give when each
-hourly reading is spread over its four quarters. The migration's backfill and the writer column
-(concurrent writers never wait for each other) are checked on their own.
+hourly reading is spread over its four quarters, and readings_received_minute must count every
+version stored. The migration's backfill and the writer column (concurrent writers never wait
+for each other) are checked on their own.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from schemas.settings import settings
 from storage.db import Conn, connect, with_user
 from storage.migrate import available_migrations, migrate
 from storage.readings import TransactionItem, write_batch
+from storage.summaries import refresh_period
 from tests.conftest import scratch_database, use_database
 from tests.oracle import expected_from
 
@@ -140,6 +142,12 @@ def test_the_totals_follow_a_feed_with_corrections_and_late_master_data(
         ).fetchone()
         assert corrections is not None and corrections[0] > 0  # the feed corrected days
         assert stored_totals(conn) == expected_totals(current, early)
+        # The writer also counted every version it stored, per quality (migration 0037).
+        received = conn.execute(
+            """SELECT quality, sum(readings) FROM readings_received_minute GROUP BY 1
+               EXCEPT ALL SELECT quality, count(*) FROM metering_data GROUP BY 1"""
+        ).fetchall()
+        assert received == []
 
     add_master_data(db, late, areas=False)  # master data after the readings
     moved = GSRNS[0]
@@ -169,19 +177,35 @@ def _items(messages: list[tuple[bytes, bytes]]) -> list[TransactionItem]:
     return items
 
 
-def test_the_migration_backfills_the_summaries_already_there() -> None:
+def test_the_migrations_backfill_what_is_already_there() -> None:
+    """A database from before 0035: readings and their summaries are there (written as the
+    writer of that time did, without the received counts); migrating fills both tables."""
     area_of = {g: grid_area_for(int(g[7:17])) for g in GSRNS}
     before = [m for m in available_migrations() if m.version < 35]
     with scratch_database(migrated=False) as url:
         with connect(url) as conn:
             migrate(conn, before)
         add_master_data(url, area_of)
+        items = _items(MESSAGES[:200])
+        with connect(url) as conn, conn.transaction():
+            with conn.cursor().copy(
+                """COPY metering_data (metering_point_id, "timestamp", resolution, quantity_kwh,
+                       quality, source_message_id, transaction_id, created_at) FROM STDIN"""
+            ) as copy:
+                for i in items:
+                    for ts, quantity, quality in i.readings:
+                        row = (i.gsrn, ts, i.resolution, quantity, quality)
+                        copy.write_row((*row, i.document_id, i.transaction_id, i.created))
+            refresh_period(
+                conn, SPEC.start, SPEC.start + timedelta(days=SPEC.days), tz=TZ, bands=BANDS
+            )
         with connect(url) as conn:
-            write_batch(conn, _items(MESSAGES[:200]), tz=TZ, bands=BANDS)
             migrate(conn)
             assert stored_totals(conn) == expected_totals(
                 expected_from(v for _k, v in MESSAGES[:200]).current.values(), area_of
             )
+            received = conn.execute("SELECT sum(readings) FROM readings_received_minute").fetchone()
+            assert received == (sum(len(i.readings) for i in items),)
 
 
 def test_concurrent_writers_use_their_own_rows(db: str) -> None:
