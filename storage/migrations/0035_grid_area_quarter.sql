@@ -56,23 +56,23 @@ CREATE FUNCTION grid_area_quarter_sql(source text) RETURNS text
 LANGUAGE sql IMMUTABLE AS $f$
 SELECT format($q$
 INSERT INTO grid_area_quarter AS g (grid_area_code, quarter_start, writer, kwh, points, missing)
-SELECT d.grid_area_code,
-       st.day_start + ((s.i - 1) * st.step + k.part * 900) * interval '1 second',
-       $2,
-       coalesce(sum(d.sign * s.kwh * st.share), 0),
-       sum(d.sign * (s.kwh IS NOT NULL)::int),
-       sum(d.sign * (s.kwh IS NULL AND k.part = 0)::int)
-FROM (%s) AS d (grid_area_code, date, resolution, slot_kwh, sign)
-CROSS JOIN LATERAL (
-    SELECT d.date::timestamp AT TIME ZONE $1 AS day_start,
-           CASE WHEN d.resolution = 'PT1H' THEN 3600 ELSE 900 END AS step,
-           CASE WHEN d.resolution = 'PT1H' THEN 0.25 ELSE 1 END AS share) st
-CROSS JOIN LATERAL unnest(d.slot_kwh) WITH ORDINALITY AS s (kwh, i)
-CROSS JOIN LATERAL generate_series(0, st.step / 900 - 1) AS k (part)
-GROUP BY 1, 2
-HAVING coalesce(sum(d.sign * s.kwh * st.share), 0) <> 0
-    OR sum(d.sign * (s.kwh IS NOT NULL)::int) <> 0
-    OR sum(d.sign * (s.kwh IS NULL AND k.part = 0)::int) <> 0
+SELECT x.grid_area_code, x.day_start + x.offset_s * interval '1 second', $2, x.kwh, x.points,
+       x.missing
+FROM (
+    SELECT d.grid_area_code, st.day_start, (s.i - 1) * st.step + k.part * 900 AS offset_s,
+           coalesce(sum(d.sign * s.kwh * st.share), 0) AS kwh,
+           sum(d.sign * (s.kwh IS NOT NULL)::int) AS points,
+           sum(d.sign * (s.kwh IS NULL AND k.part = 0)::int) AS missing
+    FROM (%s) AS d (grid_area_code, date, resolution, slot_kwh, sign)
+    CROSS JOIN LATERAL (
+        SELECT d.date::timestamp AT TIME ZONE $1 AS day_start,
+               CASE WHEN d.resolution = 'PT1H' THEN 3600 ELSE 900 END AS step,
+               CASE WHEN d.resolution = 'PT1H' THEN 0.25 ELSE 1 END AS share) st
+    CROSS JOIN LATERAL unnest(d.slot_kwh) WITH ORDINALITY AS s (kwh, i)
+    JOIN (VALUES (0), (1), (2), (3)) AS k (part) ON k.part * 900 < st.step
+    GROUP BY 1, 2, 3
+) x
+WHERE x.kwh <> 0 OR x.points <> 0 OR x.missing <> 0
 ORDER BY 1, 2
 ON CONFLICT (grid_area_code, quarter_start, writer) DO UPDATE
 SET kwh = g.kwh + EXCLUDED.kwh, points = g.points + EXCLUDED.points,
