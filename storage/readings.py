@@ -28,6 +28,7 @@ from schemas.calendar import local_date, local_midnight_utc
 from schemas.calendar import zone as calendar_zone
 from storage.blocks import BLOCK_COLUMNS, BLOCK_TYPES, Reading, build_block, day_slices, slot_of
 from storage.db import Conn
+from storage.received import record_received
 from storage.summaries import existing_days, recompute_days, summarize_fresh_day, write_day_rows
 
 
@@ -98,6 +99,7 @@ def write_batch(
         if claimed:
             slices = _slices(claimed, tz)
             _append_readings(conn, slices, result)
+            record_received(conn, (r[2] for item in claimed for r in item.readings))
             result.transactions_written = len(claimed)
             result.summaries_changed = _update_summaries(conn, slices, tz, bands)
         _record_documents(conn, claimed, result)
