@@ -146,7 +146,9 @@ class FlowStart:
 
 def topic_facts(cfg: Settings, topic: str) -> tuple[int, str | None]:
     """The topic's partition count and the Kafka cluster's id (None if the broker has none)."""
-    meta = AdminClient(quiet_client_config(cfg)).list_topics(topic=topic, timeout=15)
+    # All topics, not list_topics(topic=…): asking for one topic creates it on brokers that
+    # auto-create, and a refused start must leave nothing behind.
+    meta = AdminClient(quiet_client_config(cfg)).list_topics(timeout=15)
     partitions = len(meta.topics[topic].partitions) if topic in meta.topics else 0
     return partitions, meta.cluster_id or None
 
