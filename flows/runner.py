@@ -14,6 +14,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
@@ -103,11 +104,13 @@ def start_processes(
     log_name: str,
     env_of: Callable[[int], dict[str, str]] = lambda _index: {},
     log_dir: Path | None = None,
+    stdout_to_stderr: bool = False,
 ) -> list[subprocess.Popen[bytes]]:
-    """Start one process per command; with `log_dir`, process i logs to `<log_name>-i.log`."""
+    """Start one process per command; with `log_dir`, process i logs to `<log_name>-i.log`;
+    else with `stdout_to_stderr` whatever they print goes to our stderr (stdout stays ours)."""
     procs = []
     for index, command in enumerate(commands):
-        out = None
+        out: IO[bytes] | int | None = 2 if stdout_to_stderr else None
         if log_dir is not None:
             log_dir.mkdir(parents=True, exist_ok=True)
             out = (log_dir / f"{log_name}-{index}.log").open("ab")
@@ -116,7 +119,7 @@ def start_processes(
                 command,
                 env={**os.environ, **env_of(index)},
                 stdout=out,
-                stderr=subprocess.STDOUT if out else None,
+                stderr=subprocess.STDOUT if log_dir is not None else None,
             )
         )
     return procs
@@ -202,7 +205,9 @@ def launch(
             worker["ELFLOW_FLOW_STATS_FILE"] = str(stats_files[index])
         return worker
 
-    procs = start_processes(commands, log_name="flow", env_of=env_of, log_dir=log_dir)
+    procs = start_processes(
+        commands, log_name="flow", env_of=env_of, log_dir=log_dir, stdout_to_stderr=True
+    )
     return FlowStart(
         procs=procs,
         plan=plan,

@@ -19,11 +19,11 @@ from confluent_kafka.admin import AdminClient
 
 from flows.feed import FeedSpec, generate_feed
 from flows.publisher import publish
+from flows.runner import free_ports
 from flows.store import partition_files, read_marker
 from schemas.rsm012 import InvalidDocument, document_readings, parse_document
 from schemas.settings import settings
 from storage.db import connect
-from tests.conftest import free_port
 from tests.oracle import database_current, database_summaries, expected_from
 
 pytestmark = pytest.mark.services
@@ -107,7 +107,7 @@ def test_two_processes_started_separately_consume_one_topic_exactly_once(
 ) -> None:
     cfg = settings()
     publish(cfg, topic, MESSAGES, partitions=4)
-    addresses = f"127.0.0.1:{free_port()},127.0.0.1:{free_port()}"
+    addresses = ",".join(f"127.0.0.1:{port}" for port in free_ports(2))
     procs = [
         _flow_run(
             "--topic",
@@ -141,6 +141,10 @@ def test_two_processes_started_separately_consume_one_topic_exactly_once(
         {p.name for p in partition_files(tmp_path / f"machine-{i}" / "recovery")} for i in (0, 1)
     ]
     assert shares == [{"part-0.sqlite3", "part-2.sqlite3"}, {"part-1.sqlite3", "part-3.sqlite3"}]
+    # stdout is only our lines (Bytewax's "error connecting to worker … retrying" goes to stderr).
+    assert [[x.split(":")[0] for x in out] for _c, out, _e in results] == [
+        ["flow start", "flow done"]
+    ] * 2
     starts = [[x for x in out if x.startswith("flow start:")] for _c, out, _e in results]
     for i, (line,) in enumerate(starts):
         assert f"topic {topic} (4 partitions" in line
