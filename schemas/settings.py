@@ -78,7 +78,7 @@ class Settings(BaseSettings):
     ubl_rules_dir: Path | None = None
     metrics_port: int = 9464
     timezone: str = "Europe/Copenhagen"
-    # Community edition only: `elflow db migrate` sets a policy compressing metering_data's
+    # Community edition only: `elflow db migrate` sets a policy compressing metering_block's
     # chunks older than this (storage.compression); late corrections into them still work.
     compress_after_days: int = Field(default=45, ge=1, le=3650)
     # Tariff bands as JSON {band: [[from_hour, to_hour], ...]} in local time; the Danish grid

@@ -361,7 +361,8 @@ def test_the_grafana_role_reads_only_through_its_functions(db: str) -> None:
         owner.execute(
             """INSERT INTO metering_data (metering_point_id, "timestamp", resolution, quantity_kwh,
                    quality, source_message_id, transaction_id, created_at)
-               VALUES (%s, now(), 'PT15M', 0.250, 'A04', 'd', 't', now())""",
+               VALUES (%s, date_bin('15 minutes', now(), timestamptz '2000-01-01'), 'PT15M',
+                       0.250, 'A04', 'd', 't', now())""",
             (gsrn_for(1),),
         )
         role = owner.execute(
@@ -384,14 +385,20 @@ def test_the_grafana_role_reads_only_through_its_functions(db: str) -> None:
                WHERE n.nspname = 'grafana' AND p.proname <> 'require_statement_timeout'
                  AND has_function_privilege('elflow_grafana', p.oid, 'EXECUTE')"""
         ).fetchall()
-        chunks = len(owner.execute("SELECT show_chunks('metering_data')").fetchall())
+        chunks = len(owner.execute("SELECT show_chunks('metering_block')").fetchall())
     assert role == (True, False, False, False, False)
     assert readable == []
     assert chunks >= 1
     assert {name for name, _ in functions} >= {"grid_areas", "consumption_by_area"}
     assert all(definer for _, definer in functions)
     with _as_grafana(db) as conn:
-        for table in ("later_table", "metering_data", "customer", "dead_letter_message"):
+        for table in (
+            "later_table",
+            "metering_data",
+            "metering_block",
+            "customer",
+            "dead_letter_message",
+        ):
             with pytest.raises(psycopg.errors.InsufficientPrivilege, match="permission denied"):
                 conn.execute(f'SELECT 1 FROM "{table}" LIMIT 1')
         assert conn.execute("SELECT count(*) FROM grafana.grid_areas()").fetchone() == (0,)
