@@ -162,6 +162,22 @@ def _ingest(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     flow = _group(sub, "flow", "the ingest dataflow")
     run = _command(flow, "run", "run the Bytewax ingest flow (recovery on)", "handlers_ingest:run")
     _flow_options(run)
+    run.set_defaults(processes=None)  # 1, or as many as --addresses names
+    run.add_argument(
+        "--topic",
+        help="readings topic (default: ELFLOW_READINGS_TOPIC); dead letters go to "
+        "<topic>.deadletter unless ELFLOW_DEADLETTER_TOPIC is set",
+    )
+    run.add_argument(
+        "--addresses",
+        help="host:port,… of every process of a cluster spanning machines "
+        "(default: ELFLOW_FLOW_ADDRESSES); this command starts one of them",
+    )
+    run.add_argument(
+        "--process-id",
+        type=int,
+        help="which of --addresses this is (default: ELFLOW_FLOW_PROCESS_ID)",
+    )
 
     reset = _command(
         flow,
