@@ -143,7 +143,7 @@ class LivePrometheus:
         self.log.close()
 
 
-def wait_for(what: str, check: Callable[[], bool], timeout: float = 30) -> None:
+def wait_for(what: str, check: Callable[[], bool], timeout: float = 45) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
