@@ -113,6 +113,19 @@ def _ops(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     )
     stack.add_argument("action", choices=["up", "down", "status", "install", "env"])
 
+    exporter = _command(
+        sub,
+        "exporter",
+        "serve the latest settlement runs' status to Prometheus (as elflow_grafana)",
+        "exporter:run",
+    )
+    exporter.add_argument(
+        "--address", default="127.0.0.1", help="bind address (default: %(default)s)"
+    )
+    exporter.add_argument(
+        "--port", type=int, default=9484, help="port of /metrics (default: %(default)s)"
+    )
+
     bench = _group(sub, "bench", "benchmarks that print figures")
     ingest = _command(
         bench, "ingest", "end-to-end ingest against raw COPY, RSS", "handlers_ops:bench_ingest"

@@ -77,6 +77,7 @@ class Settings(BaseSettings):
     # of the Python environment, where `python -m deploy.ubl_rules` puts them.
     ubl_rules_dir: Path | None = None
     metrics_port: int = 9464
+    metrics_address: str = "127.0.0.1"  # bind address of /metrics (issue 14; the image: 0.0.0.0)
     timezone: str = "Europe/Copenhagen"
     # Community edition only: `elflow db migrate` sets a policy compressing metering_block's
     # chunks older than this (storage.compression); late corrections into them still work.
