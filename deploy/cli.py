@@ -21,6 +21,7 @@ from pathlib import Path
 from deploy.cli_args import (
     DefaultsHelp,
     OneLineParser,
+    database_name,
     day_text,
     fraction,
     gln,
@@ -100,7 +101,11 @@ def _ops(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "create the roles and the database (once, as ELFLOW_ADMIN_DATABASE_URL)",
         "handlers_ops:db_roles",
     )
-    roles.add_argument("--database", help="default: the database of ELFLOW_MIGRATE_DATABASE_URL")
+    roles.add_argument(
+        "--database",
+        type=database_name,
+        help="default: the database of ELFLOW_MIGRATE_DATABASE_URL",
+    )
 
     stack = _command(
         sub, "stack", "the local TimescaleDB + broker (deploy/stack.sh)", "handlers_ops:stack"
@@ -487,7 +492,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _known_failure(exc: Exception) -> str | None:
-    """One line for a database or Kafka failure; None for anything else."""
+    """One line for a database, Kafka or file failure; None for anything else."""
     import psycopg
     from confluent_kafka import KafkaException
 
@@ -495,6 +500,9 @@ def _known_failure(exc: Exception) -> str | None:
         # The database refused this job (e.g. its role lacks the privilege): one line.
         text = str(exc).strip()
         return redact(f"elflow: database: {text.splitlines()[0] if text else exc!r}")
+    if isinstance(exc, OSError) and exc.filename is not None:
+        # A path an operator gave (or its directory) cannot be used: not a bug of ours.
+        return redact(f"elflow: {exc.filename}: {exc.strerror or exc}")
     if isinstance(exc, KafkaException):
         from schemas.settings import settings
 

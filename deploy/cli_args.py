@@ -147,6 +147,9 @@ def pattern(regex: str, form: str) -> Callable[[str], str]:
 
 
 grid_area = pattern(r"\d{3}", "a grid area (3 digits, e.g. 791)")
+database_name = pattern(
+    r"[A-Za-z_][A-Za-z0-9_$-]{0,62}", "a database name (letters, digits, _ $ -; at most 63)"
+)
 gln = pattern(r"\d{13}", "a GLN (13 digits)")
 invoice_number = pattern(r"[A-Z0-9]{1,20}-\d{4}-\d{6,}", "an invoice number (e.g. EF-2026-000123)")
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 import logging
 import os
 import re
 import sys
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -25,6 +27,8 @@ from pydantic_settings import (
 from schemas.errors import ElflowError
 from schemas.secrets import redact
 from schemas.setting_errors import bad_setting_line, env_name, undecodable_line
+
+logger = logging.getLogger(__name__)
 
 LOCAL_PG_PORT = 54329
 LOCAL_KAFKA_PORT = 19092
@@ -320,6 +324,8 @@ class Settings(BaseSettings):
 
 def load_settings() -> Settings:
     """Read settings from the environment; raise ConfigError with one readable line."""
+    for variable, meant in misspelt_variables(os.environ):
+        logger.warning("%s is not a setting and is ignored: did you mean %s?", variable, meant)
     try:
         return Settings()
     except ValidationError as exc:
@@ -328,6 +334,33 @@ def load_settings() -> Settings:
         found = re.search(r'field "(\w+)"', str(exc))
         name = env_name(found[1]) if found else "ELFLOW_*"
         raise ConfigError(redact(f"bad setting {name}: {exc.__cause__ or exc}")) from None
+
+
+# ELFLOW_* variables that are not settings of this class: deploy/stack.sh's and the CLI's own.
+OTHER_VARIABLES = frozenset(
+    {
+        "ELFLOW_DEBUG",
+        "ELFLOW_PG_PORT",
+        "ELFLOW_KAFKA_PORT",
+        "ELFLOW_BROKER",
+        "ELFLOW_BROKER_STOP_SECONDS",
+        "ELFLOW_LOCAL_DIR",
+        "ELFLOW_REBUILD_TIMESCALEDB",
+    }
+)
+
+
+def misspelt_variables(environ: Mapping[str, str]) -> list[tuple[str, str]]:
+    """(variable, the setting it probably means) for each ELFLOW_* variable that is no setting
+    but nearly the name of one: a typo would otherwise be ignored without a word."""
+    known = {env_name(name) for name in Settings.model_fields}
+    found = []
+    for variable in sorted(environ):
+        if variable.startswith("ELFLOW_") and variable not in known | OTHER_VARIABLES:
+            close = difflib.get_close_matches(variable, known, n=1, cutoff=0.85)
+            if close:
+                found.append((variable, close[0]))
+    return found
 
 
 @lru_cache(maxsize=1)

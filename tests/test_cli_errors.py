@@ -243,6 +243,7 @@ BAD_ARGUMENTS = [
     (["datahub", "fake", "--port", "70000"], "70000 is not a port (0-65535)"),
     (["datahub", "fake", "--actor", "12"], "'12' is not a GLN (13 digits)"),
     (["bench", "ingest", "--days", "0"], "0 is not at least 1"),
+    (["db", "roles", "--database", 'x"; drop'], "is not a database name"),
     (["stack", "sideways"], "invalid choice: 'sideways'"),
     (["setle"], "invalid choice: 'setle'"),
 ]
@@ -343,3 +344,33 @@ def test_an_unexpected_error_is_one_line_unless_debugging(
     monkeypatch.setenv("ELFLOW_DEBUG", "1")
     with pytest.raises(RuntimeError, match="no such thing"):
         main(["config"])
+
+
+def test_a_path_that_cannot_be_used_is_one_line_naming_it(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], fresh_settings: None
+) -> None:
+    import deploy.handlers_ops
+
+    def writes(_args: object) -> int:
+        (Path("/proc") / "elflow-test" / "out.csv").write_text("x")
+        return 0
+
+    monkeypatch.setattr(deploy.handlers_ops, "config_show", writes)
+    assert main(["config"]) == 2
+    err = capsys.readouterr().err
+    assert err == "elflow: /proc/elflow-test/out.csv: No such file or directory\n"
+
+
+def test_a_misspelt_variable_is_named_not_ignored(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, fresh_settings: None
+) -> None:
+    from schemas.settings import load_settings, misspelt_variables
+
+    monkeypatch.setenv("ELFLOW_TIMEZON", "UTC")
+    monkeypatch.setenv("ELFLOW_PG_PORT", "54400")  # deploy/stack.sh's, not a setting
+    monkeypatch.setenv("ELFLOW_SOMETHING_ELSE", "1")  # near no setting: nothing to suggest
+    assert misspelt_variables(os.environ) == [("ELFLOW_TIMEZON", "ELFLOW_TIMEZONE")]
+    load_settings()
+    assert "ELFLOW_TIMEZON is not a setting and is ignored: did you mean ELFLOW_TIMEZONE?" in [
+        r.getMessage() for r in caplog.records
+    ]
