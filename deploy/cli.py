@@ -2,8 +2,11 @@
 
 The handlers live beside it by area (`handlers_ops`, `handlers_ingest`, `handlers_finance`,
 `demo`) and are imported only when their command runs, so `elflow --help` stays fast. Every
-failure meant for a person is an ElflowError (one line, `elflow: …`, exit 2); a Kafka client
-error names the bootstrap servers; Ctrl-C exits 130.
+failure meant for a person is one line on stderr: a bad argument (`elflow … : argument …`,
+exit 2), a bad setting (read before the command runs), any ElflowError (`elflow: …`, exit 2);
+a Kafka client error names the bootstrap servers; anything unexpected is one line too (exit 1,
+ELFLOW_DEBUG=1 shows the traceback); Ctrl-C exits 130. Over 400 lines: it is the one place
+every command's arguments are declared.
 """
 
 from __future__ import annotations
@@ -15,10 +18,31 @@ from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
 
+from deploy.cli_args import (
+    DefaultsHelp,
+    OneLineParser,
+    database_name,
+    day_text,
+    fraction,
+    gln,
+    grid_area,
+    gsrn,
+    invoice_number,
+    non_negative,
+    offset_target,
+    port,
+    uuid_text,
+    version_text,
+)
+from deploy.cli_args import day as _day
+from deploy.cli_args import period as _period
+from deploy.cli_args import positive as _positive
 from schemas.errors import ElflowError
 from schemas.secrets import redact
 
 Handler = Callable[[argparse.Namespace], int]
+
+DEBUG_HINT = "run with ELFLOW_DEBUG=1 for the traceback"
 
 
 def _handler(name: str) -> Handler:
@@ -30,32 +54,6 @@ def _handler(name: str) -> Handler:
         return fn(args)
 
     return run
-
-
-def _period(text: str) -> object:
-    from schemas.calendar import BillingPeriod, PeriodError
-
-    try:
-        return BillingPeriod.parse(text)
-    except PeriodError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} is not at least 1")
-    return value
-
-
-def _day(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
 
 
 def _group(sub: argparse._SubParsersAction, name: str, help: str) -> argparse._SubParsersAction:  # type: ignore[type-arg]
@@ -73,20 +71,17 @@ def _command(
     handler: str,
 ) -> argparse.ArgumentParser:
     parser: argparse.ArgumentParser = sub.add_parser(
-        name,
-        help=help,
-        description=help,
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        name, help=help, description=help, formatter_class=DefaultsHelp
     )
     parser.set_defaults(handler=_handler(handler))
     return parser
 
 
 def _feed_options(parser: argparse.ArgumentParser, *, points: int, days: int) -> None:
-    parser.add_argument("--metering-points", type=_positive, default=points)
-    parser.add_argument("--days", type=_positive, default=days)
+    parser.add_argument("--metering-points", type=_positive, default=points, help="how many")
+    parser.add_argument("--days", type=_positive, default=days, help="how many local days")
     parser.add_argument("--start", type=_day, default=date(2026, 10, 1), help="first local day")
-    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--seed", type=int, default=1, help="the same seed gives the same feed")
 
 
 def _flow_options(parser: argparse.ArgumentParser) -> None:
@@ -106,12 +101,23 @@ def _ops(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "create the roles and the database (once, as ELFLOW_ADMIN_DATABASE_URL)",
         "handlers_ops:db_roles",
     )
-    roles.add_argument("--database", help="default: the database of ELFLOW_MIGRATE_DATABASE_URL")
+    roles.add_argument(
+        "--database",
+        type=database_name,
+        help="default: the database of ELFLOW_MIGRATE_DATABASE_URL",
+    )
 
     stack = _command(
         sub, "stack", "the local TimescaleDB + broker (deploy/stack.sh)", "handlers_ops:stack"
     )
     stack.add_argument("action", choices=["up", "down", "status", "install", "env"])
+    stack.set_defaults(needs_settings=False)  # deploy/stack.sh reads its own variables
+    _command(
+        sub,
+        "config",
+        "check the ELFLOW_* settings and print them (passwords hidden)",
+        "handlers_ops:config_show",
+    )
 
     exporter = _command(
         sub,
@@ -166,9 +172,18 @@ def _ingest(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         sub, "feed", "publish a deterministic RSM-012 feed to Kafka", "handlers_ingest:feed"
     )
     _feed_options(feed, points=300, days=30)
-    feed.add_argument("--correction-rate", type=float, default=0.02)
-    feed.add_argument("--duplicate-rate", type=float, default=0.01)
-    feed.add_argument("--malformed-rate", type=float, default=0.005)
+    feed.add_argument(
+        "--correction-rate", type=fraction, default=0.02, help="share of documents corrected later"
+    )
+    feed.add_argument(
+        "--duplicate-rate", type=fraction, default=0.01, help="share of documents sent twice"
+    )
+    feed.add_argument(
+        "--malformed-rate",
+        type=fraction,
+        default=0.005,
+        help="extra malformed documents per document",
+    )
     feed.add_argument("--topic", help="default: ELFLOW_READINGS_TOPIC")
     feed.add_argument("--partitions", type=_positive, default=2, help="if the topic is new")
 
@@ -199,7 +214,10 @@ def _ingest(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "handlers_ingest:reset_offsets",
     )
     reset.add_argument(
-        "--to", required=True, help="earliest | latest | PARTITION:OFFSET[,PARTITION:OFFSET…]"
+        "--to",
+        required=True,
+        type=offset_target,
+        help="earliest | latest | PARTITION:OFFSET[,PARTITION:OFFSET…]",
     )
 
     dead = _group(sub, "deadletters", "inspect and replay dead letters")
@@ -212,15 +230,17 @@ def _ingest(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "re-process open dead letters with the current code",
         "handlers_ingest:deadletters_replay",
     )
-    replay.add_argument("--id", action="append", help="only this dead letter (repeatable)")
+    replay.add_argument(
+        "--id", action="append", type=uuid_text, help="only this dead letter (repeatable)"
+    )
 
 
 def _metering_points(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     mp = _group(sub, "mp", "metering points as DataHub keeps them (RSM-022 master data)")
     show = _command(mp, "show", "current master data and its history", "handlers_mp:mp_show")
-    show.add_argument("gsrn", help="the metering point's 18-digit GSRN")
+    show.add_argument("gsrn", type=gsrn, help="the metering point's 18-digit GSRN")
     listing = _command(mp, "list", "metering points and their current state", "handlers_mp:mp_list")
-    listing.add_argument("--grid-area", help="only this grid area")
+    listing.add_argument("--grid-area", type=grid_area, help="only this grid area")
     flow = _group(mp, "flow", "the master-data dataflow")
     run = _command(flow, "run", "run the Bytewax master-data flow", "handlers_mp:mp_flow_run")
     _flow_options(run)
@@ -247,23 +267,29 @@ def _processes(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         "handlers_process:process_start",
     )
     start.add_argument("type", choices=sorted(START_TYPES))
-    start.add_argument("--gsrn", help="the metering point (not for incorrect-switch/move)")
-    start.add_argument("--customer", help="customer id (UUID)")
-    start.add_argument("--product", help="product id (UUID), for a switch or move-in")
-    start.add_argument("--effective", help="the local effective date, YYYY-MM-DD")
+    start.add_argument(
+        "--gsrn", type=gsrn, help="the metering point (not for incorrect-switch/move)"
+    )
+    start.add_argument("--customer", type=uuid_text, help="customer id (UUID)")
+    start.add_argument(
+        "--product", type=uuid_text, help="product id (UUID), for a switch or move-in"
+    )
+    start.add_argument("--effective", type=day_text, help="the local effective date, YYYY-MM-DD")
     start.add_argument("--billing-frequency", choices=["Monthly", "Quarterly"], default="Monthly")
     start.add_argument("--payment-model", choices=["Aconto", "PostPayment"], default="PostPayment")
-    start.add_argument("--payment-term-days", type=int, default=14)
-    start.add_argument("--target", help="the request to correct (incorrect-switch/move)")
+    start.add_argument("--payment-term-days", type=non_negative, default=14)
+    start.add_argument(
+        "--target", type=uuid_text, help="the request to correct (incorrect-switch/move)"
+    )
     cancel = _command(
         process,
         "cancel",
         "cancel a request before its effective date",
         "handlers_process:process_cancel",
     )
-    cancel.add_argument("request", help="the request id")
+    cancel.add_argument("request", type=uuid_text, help="the request id")
     listing = _command(process, "list", "process requests", "handlers_process:process_list")
-    listing.add_argument("--gsrn", help="only this metering point")
+    listing.add_argument("--gsrn", type=gsrn, help="only this metering point")
     listing.add_argument("--open", action="store_true", help="only requests not yet ended")
     listing.add_argument(
         "--stuck", action="store_true", help="only requests whose answer is overdue"
@@ -271,7 +297,7 @@ def _processes(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     show = _command(
         process, "show", "a request and its event history", "handlers_process:process_show"
     )
-    show.add_argument("request", help="the request id")
+    show.add_argument("request", type=uuid_text, help="the request id")
     relay = _command(
         process,
         "relay",
@@ -297,9 +323,11 @@ def _service(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "queue a service request; `elflow process relay` sends it, `process show` follows it",
         "handlers_mp:service_request",
     )
-    request.add_argument("--gsrn", required=True, help="the metering point (18 digits)")
+    request.add_argument("--gsrn", required=True, type=gsrn, help="the metering point (18 digits)")
     request.add_argument("--type", required=True, choices=sorted(SERVICE_TYPES))
-    request.add_argument("--effective", required=True, help="the local date, YYYY-MM-DD")
+    request.add_argument(
+        "--effective", required=True, type=day_text, help="the local date, YYYY-MM-DD"
+    )
 
 
 def _finance(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -324,7 +352,9 @@ def _finance(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     settle.add_argument(
         "--period", type=_period, required=True, help="YYYY-MM (monthly) or YYYY-Qn (quarterly)"
     )
-    settle.add_argument("--grid-area", help="only this grid area (default: all supplied ones)")
+    settle.add_argument(
+        "--grid-area", type=grid_area, help="only this grid area (default: all supplied ones)"
+    )
     settle.add_argument("--dry-run", action="store_true", help="compute and print, write nothing")
     settle.add_argument(
         "--allow-open", action="store_true", help="settle a period that has not ended (tests)"
@@ -359,7 +389,13 @@ def _finance(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "handlers_finance:invoice_pdf",
     )
     pdf.add_argument("--period", type=_period, help="every issued invoice of this period")
-    pdf.add_argument("--invoice", action="append", metavar="NUMBER", help="one invoice number")
+    pdf.add_argument(
+        "--invoice",
+        action="append",
+        metavar="NUMBER",
+        type=invoice_number,
+        help="one invoice number (repeatable)",
+    )
     pdf.add_argument("--out", type=Path, required=True, help="the directory to write to")
     pdf.add_argument("--force", action="store_true", help="overwrite existing files")
     ubl = _command(
@@ -427,9 +463,11 @@ def _datahub(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     )
     send.add_argument("--until-empty", action="store_true", help="stop at the end of the topic")
     fake = _command(datahub, "fake", "serve a fake DataHub on loopback", "handlers_datahub:fake")
-    fake.add_argument("--port", type=int, default=18765)
+    fake.add_argument("--port", type=port, default=18765)
     fake.add_argument("--client-id", default="elflow-local")
-    fake.add_argument("--actor", default=None, help="our GLN (default: ELFLOW_SUPPLIER_GLN)")
+    fake.add_argument(
+        "--actor", type=gln, default=None, help="our GLN (default: ELFLOW_SUPPLIER_GLN)"
+    )
     bench = _command(
         datahub,
         "bench",
@@ -441,10 +479,12 @@ def _datahub(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="elflow",
-        description="Metering and settlement for a Danish electricity supplier on DataHub 3.",
+        description="Metering and settlement for a Danish electricity supplier on DataHub 3."
+        " Settings come from ELFLOW_* variables (`elflow config` shows them).",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version_text()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="command")
     _ops(sub)
     _ingest(sub)
@@ -459,39 +499,55 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from schemas.settings import configure_logging
+    from schemas.settings import configure_logging, debug_requested, settings
 
     configure_logging()
     handler: Handler = args.handler
     try:
+        if getattr(args, "needs_settings", True):
+            settings()  # a bad setting stops the command here, before it does anything
         return handler(args)
     except ElflowError as exc:
         print(redact(f"elflow: {exc}"), file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        return 130
     except Exception as exc:
-        import psycopg
-        from confluent_kafka import KafkaException
-
-        if isinstance(exc, psycopg.Error):
-            # The database refused this job (e.g. its role lacks the privilege): one line.
-            text = str(exc).strip()
-            print(
-                redact(f"elflow: database: {text.splitlines()[0] if text else exc!r}"),
-                file=sys.stderr,
-            )
+        line = _known_failure(exc)
+        if line is not None:
+            print(line, file=sys.stderr)
             return 2
-        if not isinstance(exc, KafkaException):
+        if debug_requested():
             raise
+        from schemas.printable import escape
+
+        text = str(exc).strip()
+        what = escape(text.splitlines()[0], limit=300) if text else "(no message)"
+        print(
+            redact(f"elflow: unexpected {type(exc).__name__}: {what} ({DEBUG_HINT})"),
+            file=sys.stderr,
+        )
+        return 1
+
+
+def _known_failure(exc: Exception) -> str | None:
+    """One line for a database, Kafka or file failure; None for anything else."""
+    import psycopg
+    from confluent_kafka import KafkaException
+
+    if isinstance(exc, psycopg.Error):
+        # The database refused this job (e.g. its role lacks the privilege): one line.
+        text = str(exc).strip()
+        return redact(f"elflow: database: {text.splitlines()[0] if text else exc!r}")
+    if isinstance(exc, OSError) and exc.filename is not None:
+        # A path an operator gave (or its directory) cannot be used: not a bug of ours.
+        return redact(f"elflow: {exc.filename}: {exc.strerror or exc}")
+    if isinstance(exc, KafkaException):
         from schemas.settings import settings
 
         bootstrap = settings().kafka_bootstrap
-        print(
-            redact(f"elflow: Kafka at ELFLOW_KAFKA_BOOTSTRAP={bootstrap}: {exc.args[0]}"),
-            file=sys.stderr,
-        )
-        return 2
-    except KeyboardInterrupt:
-        return 130
+        return redact(f"elflow: Kafka at ELFLOW_KAFKA_BOOTSTRAP={bootstrap}: {exc.args[0]}")
+    return None
 
 
 if __name__ == "__main__":

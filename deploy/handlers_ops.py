@@ -70,6 +70,21 @@ def stack(args: argparse.Namespace) -> int:
     return subprocess.call(["bash", str(root / "deploy/stack.sh"), args.action])
 
 
+def config_show(args: argparse.Namespace) -> int:
+    """`elflow config`: every setting as VARIABLE=value (passwords and secrets hidden); reaching
+    this line means every setting is well-formed (the CLI loads them before any command)."""
+    import json
+
+    from schemas.secrets import redact
+    from schemas.setting_errors import env_name
+    from schemas.settings import settings
+
+    for name, value in settings().model_dump(mode="json").items():
+        shown = "" if value is None else value if isinstance(value, str) else json.dumps(value)
+        print(redact(f"{env_name(name)}={shown}"))
+    return 0
+
+
 def bench_ingest(args: argparse.Namespace) -> int:
     from deploy.bench.ingest import bench_ingest as run
     from deploy.bench.ingest import default_spec, print_figures

@@ -2,18 +2,40 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 import logging
+import os
+import re
 import sys
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import (
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    SettingsError,
+)
 
 from schemas.errors import ElflowError
 from schemas.secrets import redact
+from schemas.setting_errors import bad_setting_line, env_name, undecodable_line
+
+logger = logging.getLogger(__name__)
 
 LOCAL_PG_PORT = 54329
 LOCAL_KAFKA_PORT = 19092
@@ -39,6 +61,38 @@ def _default_data_dir() -> Path:
 
 class ConfigError(ElflowError):
     """A setting is missing or malformed; the message is one line meant for an operator."""
+
+
+def debug_requested() -> bool:
+    """ELFLOW_DEBUG=1: the CLI shows the traceback of an unexpected error. Read on its own, so
+    it works even when the other settings cannot be loaded."""
+    return os.environ.get("ELFLOW_DEBUG", "").strip().lower() in ("1", "true", "yes", "on")
+
+
+# A Kafka topic name as the broker accepts it; `host:port`, `proto://host:port` or `host` (port
+# 9092) for each bootstrap server.
+_TOPIC = re.compile(r"[A-Za-z0-9._-]+")
+_BOOTSTRAP_SERVER = re.compile(
+    r"(?:[A-Za-z0-9_]+://)?(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(?::(\d+))?"
+)
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+
+
+class _EnvSource(EnvSettingsSource):
+    """The environment, with a JSON setting that is not JSON named in one line.
+
+    pydantic-settings decodes JSON settings (dicts, lists) before any validator runs and wraps
+    the decoder's error in a SettingsError that names the field but not the variable or the
+    form; this source raises ConfigError instead."""
+
+    def prepare_field_value(
+        self, field_name: str, field: FieldInfo, value: Any, value_is_complex: bool
+    ) -> Any:
+        try:
+            return super().prepare_field_value(field_name, field, value, value_is_complex)
+        except ValueError as exc:
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise ConfigError(redact(undecodable_line(field_name, field, reason))) from None
 
 
 class Settings(BaseSettings):
@@ -76,8 +130,11 @@ class Settings(BaseSettings):
     # The EN 16931 rules UBL validation runs (settlement.ubl_artefacts); None: share/elflow/en16931
     # of the Python environment, where `python -m deploy.ubl_rules` puts them.
     ubl_rules_dir: Path | None = None
-    metrics_port: int = 9464
-    metrics_address: str = "127.0.0.1"  # bind address of /metrics (issue 14; the image: 0.0.0.0)
+    metrics_port: int = Field(default=9464, ge=0, le=65535)
+    # Bind address of /metrics, /healthz, /readyz (issue 14): loopback locally, 0.0.0.0 in the image.
+    metrics_address: str = Field(
+        default="127.0.0.1", min_length=1, max_length=253, pattern=r"^[A-Za-z0-9.:_-]+$"
+    )
     timezone: str = "Europe/Copenhagen"
     # Community edition only: `elflow db migrate` sets a policy compressing metering_block's
     # chunks older than this (storage.compression); late corrections into them still work.
@@ -160,6 +217,77 @@ class Settings(BaseSettings):
         }
     )
 
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return init_settings, _EnvSource(settings_cls), dotenv_settings, file_secret_settings
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_empty_path(cls, value: Any, info: ValidationInfo) -> Any:
+        # Path("") is the working directory: an empty path setting is a mistake, not ".".
+        field = cls.model_fields.get(info.field_name or "")
+        is_path = field is not None and "Path" in str(field.annotation)
+        if is_path and isinstance(value, str) and not value.strip():
+            raise ValueError("is empty (leave the variable unset for the default)")
+        return value
+
+    @field_validator("recovery_dir", "ubl_rules_dir")
+    @classmethod
+    def _directory(cls, value: Path | None) -> Path | None:
+        if value is not None and value.exists() and not value.is_dir():
+            raise ValueError("exists and is not a directory")
+        return value
+
+    @field_validator("datahub_client_secret_file")
+    @classmethod
+    def _file(cls, value: Path | None) -> Path | None:
+        if value is not None and value.is_dir():
+            raise ValueError("is a directory")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _time_zone(cls, value: str) -> str:
+        # The database checks it too, on the first connection (storage.db.check_time_zone).
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError, OSError):
+            raise ValueError("not in the tz database") from None
+        return value
+
+    @field_validator("readings_topic", "deadletter_topic", "masterdata_topic", "outbound_topic")
+    @classmethod
+    def _topic(cls, value: str) -> str:
+        if value in (".", "..") or not 0 < len(value) < 250:
+            raise ValueError("empty, too long, or . or ..")
+        if not _TOPIC.fullmatch(value):
+            bad = next(c for c in value if not _TOPIC.fullmatch(c))
+            raise ValueError(f"the character {bad!r} is not allowed")
+        return value
+
+    @field_validator("kafka_bootstrap")
+    @classmethod
+    def _bootstrap(cls, value: str) -> str:
+        for server in value.split(","):
+            match = _BOOTSTRAP_SERVER.fullmatch(server.strip())
+            if match is None or (match[1] is not None and not 0 < int(match[1]) < 65536):
+                raise ValueError(f"{server.strip()!r} is not host:port")
+        return value
+
+    @field_validator("supplier_email")
+    @classmethod
+    def _email(cls, value: str) -> str:
+        if value and not _EMAIL.fullmatch(value):
+            raise ValueError("not name@domain.tld")
+        return value
+
     @field_validator(
         "database_url",
         "migrate_database_url",
@@ -174,7 +302,10 @@ class Settings(BaseSettings):
         if value is None:
             return None
         if not value.startswith(("postgresql://", "postgres://")) and "=" not in value:
-            raise ValueError("must be a postgresql:// URL or a libpq key=value string")
+            scheme = value.split("://", 1)[0] if "://" in value else ""
+            if re.fullmatch(r"[A-Za-z][A-Za-z0-9+.-]{0,20}", scheme):
+                raise ValueError(f"{scheme}:// is not postgresql://")
+            raise ValueError("neither a URL nor key=value")
         return value
 
     @field_validator("flow_addresses")
@@ -185,7 +316,7 @@ class Settings(BaseSettings):
         try:
             return ",".join(parse_addresses(value))
         except ClusterError as exc:
-            raise ValueError(f"{exc} (expected host:port,host:port,…)") from None
+            raise ValueError(str(exc)) from None
 
     @model_validator(mode="after")
     def _absolute_paths(self) -> Settings:
@@ -246,12 +377,43 @@ class Settings(BaseSettings):
 
 def load_settings() -> Settings:
     """Read settings from the environment; raise ConfigError with one readable line."""
+    for variable, meant in misspelt_variables(os.environ):
+        logger.warning("%s is not a setting and is ignored: did you mean %s?", variable, meant)
     try:
         return Settings()
     except ValidationError as exc:
-        first = exc.errors()[0]
-        name = "ELFLOW_" + "_".join(str(p) for p in first["loc"][:1]).upper()
-        raise ConfigError(redact(f"bad setting {name}: {first['msg']}")) from None
+        raise ConfigError(redact(bad_setting_line(exc.errors(), Settings.model_fields))) from None
+    except SettingsError as exc:  # a source failed in a way _EnvSource does not name
+        found = re.search(r'field "(\w+)"', str(exc))
+        name = env_name(found[1]) if found else "ELFLOW_*"
+        raise ConfigError(redact(f"bad setting {name}: {exc.__cause__ or exc}")) from None
+
+
+# ELFLOW_* variables that are not settings of this class: deploy/stack.sh's and the CLI's own.
+OTHER_VARIABLES = frozenset(
+    {
+        "ELFLOW_DEBUG",
+        "ELFLOW_PG_PORT",
+        "ELFLOW_KAFKA_PORT",
+        "ELFLOW_BROKER",
+        "ELFLOW_BROKER_STOP_SECONDS",
+        "ELFLOW_LOCAL_DIR",
+        "ELFLOW_REBUILD_TIMESCALEDB",
+    }
+)
+
+
+def misspelt_variables(environ: Mapping[str, str]) -> list[tuple[str, str]]:
+    """(variable, the setting it probably means) for each ELFLOW_* variable that is no setting
+    but nearly the name of one: a typo would otherwise be ignored without a word."""
+    known = {env_name(name) for name in Settings.model_fields}
+    found = []
+    for variable in sorted(environ):
+        if variable.startswith("ELFLOW_") and variable not in known | OTHER_VARIABLES:
+            close = difflib.get_close_matches(variable, known, n=1, cutoff=0.85)
+            if close:
+                found.append((variable, close[0]))
+    return found
 
 
 @lru_cache(maxsize=1)

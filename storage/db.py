@@ -89,10 +89,39 @@ def connect(url: str | None = None, *, job: Job | None = None, autocommit: bool 
     else:
         target = settings().database_url
     try:
-        return psycopg.connect(target, autocommit=autocommit, connect_timeout=10)
+        conn = psycopg.connect(target, autocommit=autocommit, connect_timeout=10)
     except (psycopg.OperationalError, psycopg.ProgrammingError) as exc:
         where = f"cannot connect to {setting_name(job)} ({target})"
         raise DatabaseUnavailable(failure_line(where, exc, target)) from None
+    zone = settings().timezone
+    if zone not in _zones_checked:
+        try:
+            check_time_zone(conn, zone)
+        except ConfigError:
+            conn.close()
+            raise
+        _zones_checked.add(zone)
+    return conn
+
+
+# The zones the database has accepted in this process: checked once, on the first connection.
+_zones_checked: set[str] = set()
+
+
+def check_time_zone(conn: Conn, zone: str) -> None:
+    """ConfigError unless the database knows `zone` (ELFLOW_TIMEZONE) the way the settlement
+    SQL uses it (`… AT TIME ZONE %(tz)s`); leaves no transaction open. Python's tz database
+    and PostgreSQL's can differ, and a zone only Python knows would fail mid-settlement."""
+    try:
+        conn.execute("SELECT now() AT TIME ZONE %s", [zone])
+    except psycopg.errors.InvalidParameterValue:
+        raise ConfigError(
+            f"bad setting ELFLOW_TIMEZONE={zone!r}: the database does not know this time zone;"
+            f" expected a name in PostgreSQL's pg_timezone_names, e.g. Europe/Copenhagen"
+        ) from None
+    finally:
+        if not conn.autocommit:
+            conn.rollback()
 
 
 def failure_line(where: str, exc: Exception, conninfo: str) -> str:

@@ -235,8 +235,8 @@ def test_a_malformed_database_url_gives_one_clear_line() -> None:
     result = _elflow({"ELFLOW_DATABASE_URL": "mysql://x"}, "db", "migrate")
     assert result.returncode == 2
     assert result.stderr.strip() == (
-        "elflow: bad setting ELFLOW_DATABASE_URL: Value error, must be a postgresql:// URL "
-        "or a libpq key=value string"
+        "elflow: bad setting ELFLOW_DATABASE_URL: mysql:// is not postgresql://; expected a "
+        "postgresql:// URL or a libpq key=value string"
     )
 
 
