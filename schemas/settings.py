@@ -57,6 +57,8 @@ class Settings(BaseSettings):
     # of the Python environment, where `python -m deploy.ubl_rules` puts them.
     ubl_rules_dir: Path | None = None
     metrics_port: int = 9464
+    # Where /metrics, /healthz and /readyz listen (flows.health); the container image sets 0.0.0.0.
+    metrics_address: str = Field(default="127.0.0.1", min_length=1, max_length=253)
     timezone: str = "Europe/Copenhagen"
     # Community edition only: `elflow db migrate` sets a policy compressing metering_data's
     # chunks older than this (storage.compression); late corrections into them still work.
