@@ -247,4 +247,4 @@ def flow_readiness(cfg: Settings, extra: Mapping[str, Check] | None = None) -> R
         "retrying": RETRIES.check,
         **(extra or {}),
     }
-    return Readiness(checks, timeout=timeout + 0.5)
+    return Readiness(checks, timeout=timeout + 1.0)
