@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import subprocess
 import time
-import urllib.error
-import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -22,6 +20,7 @@ from flows.runner import start_flow
 from schemas.settings import Settings, settings
 from storage.db import connect
 from tests.conftest import free_port, use_database
+from tests.test_health_http import http_get
 from tests.test_ingest_faults import _start_broker
 
 pytestmark = pytest.mark.services
@@ -55,26 +54,16 @@ def _with_metrics_port(monkeypatch: pytest.MonkeyPatch) -> tuple[Settings, str]:
     return settings(), f"http://127.0.0.1:{port}"
 
 
-def _get(url: str) -> tuple[int, str]:
-    try:
-        with urllib.request.urlopen(url, timeout=10) as answer:
-            return answer.status, answer.read().decode()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read().decode()
-    except OSError:
-        return 0, ""  # not listening yet
-
-
 def _until(
     url: str, wanted: Callable[[int, str], bool], procs: list[subprocess.Popen[bytes]]
 ) -> tuple[int, str]:
     """GET `url` until `wanted(status, text)` or 90 s have passed; the last answer."""
     deadline = time.monotonic() + 90
-    answer = _get(url)
+    answer = http_get(url)
     while not wanted(*answer) and time.monotonic() < deadline:
         assert all(p.poll() is None for p in procs), "the flow stopped"
         time.sleep(0.3)
-        answer = _get(url)
+        answer = http_get(url)
     return answer
 
 
@@ -130,7 +119,7 @@ def test_a_restarted_flow_is_ready_and_has_both_gauges_before_any_batch(
             ),
             procs,
         )
-        assert _get(f"{base}/healthz") == (200, "ok\n")
+        assert http_get(f"{base}/healthz") == (200, "ok\n")
         ready = _until(f"{base}/readyz", lambda s, t: s == 200, procs)
     assert status == 200, _logs(tmp_path)
     assert ready == (200, "ready\n"), _logs(tmp_path)
@@ -156,8 +145,8 @@ def test_a_flow_without_its_database_is_unready_and_shows_the_waiting_lag(
             lambda s, t: s == 503 and "database:" in t and "retrying:" in t,
             procs,
         )
-        health = _get(f"{base}/healthz")
-        scrape = _get(f"{base}/metrics")[1]
+        health = http_get(f"{base}/healthz")
+        scrape = http_get(f"{base}/metrics")[1]
     assert status == 503, (text, _logs(tmp_path))
     lines = text.splitlines()
     assert [line.split(":", 1)[0] for line in lines] == ["database", "retrying"], text
@@ -183,7 +172,7 @@ def test_readyz_follows_the_database_down_and_up(
         stopped = subprocess.run([stack, "stop-db"], capture_output=True, text=True, timeout=120)
         try:
             down = _until(f"{base}/readyz", lambda s, t: s == 503, procs)
-            alive = _get(f"{base}/healthz")
+            alive = http_get(f"{base}/healthz")
         finally:
             started = subprocess.run(
                 [stack, "start-db"], capture_output=True, text=True, timeout=120
@@ -216,7 +205,7 @@ def test_readyz_follows_the_broker_down_and_up(
             broker.terminate()  # by PID; the data directory survives
             broker.wait(timeout=30)
             down = _until(f"{base}/readyz", lambda s, t: s == 503, procs)
-            alive = _get(f"{base}/healthz")
+            alive = http_get(f"{base}/healthz")
             broker = _start_broker(port, data, tmp_path / "broker.log")
             after = _until(f"{base}/readyz", lambda s, t: s == 200, procs)
     finally:

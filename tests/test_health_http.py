@@ -131,12 +131,15 @@ def test_resume_positions_give_the_lag_before_the_first_batch() -> None:
     assert snapshot[("test.resume", 0)] == 39  # last "written" = resume - 1: the watcher agrees
 
 
-def _get(url: str) -> tuple[int, str]:
+def http_get(url: str) -> tuple[int, str]:
+    """(status, body) of GET `url`; (0, "") when nothing listens (yet)."""
     try:
-        with urllib.request.urlopen(url, timeout=5) as answer:
+        with urllib.request.urlopen(url, timeout=10) as answer:
             return answer.status, answer.read().decode()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read().decode()
+    except OSError:
+        return 0, ""
 
 
 def test_the_server_answers_over_http_and_a_taken_port_is_one_line() -> None:
@@ -146,12 +149,12 @@ def test_the_server_answers_over_http_and_a_taken_port_is_one_line() -> None:
     assert server is not None
     try:
         base = f"http://127.0.0.1:{port}"
-        assert _get(f"{base}/healthz") == (200, "ok\n")
-        assert _get(f"{base}/readyz") == (200, "ready\n")
+        assert http_get(f"{base}/healthz") == (200, "ok\n")
+        assert http_get(f"{base}/readyz") == (200, "ready\n")
         reasons.append("broker: unreachable")
-        assert _get(f"{base}/readyz") == (503, "broker: unreachable\n")
-        assert _get(f"{base}/nothing")[0] == 404
-        status, text = _get(f"{base}/metrics")
+        assert http_get(f"{base}/readyz") == (503, "broker: unreachable\n")
+        assert http_get(f"{base}/nothing")[0] == 404
+        status, text = http_get(f"{base}/metrics")
         assert status == 200 and "elflow_consumer_lag_messages" in text
         with pytest.raises(ElflowError) as taken:
             health.serve("127.0.0.1", port, lambda: [])
