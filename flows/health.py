@@ -226,7 +226,7 @@ def recovery_check(directory: Path) -> Check:
         if not directory.is_dir():
             return f"{directory} is not a directory"
         try:
-            fd, name = tempfile.mkstemp(prefix=".readyz-", dir=directory)
+            fd, name = tempfile.mkstemp(prefix=".readyz-", suffix=".tmp", dir=directory)
             os.close(fd)
             os.unlink(name)
         except OSError as exc:

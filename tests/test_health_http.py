@@ -179,3 +179,34 @@ def test_an_ipv6_address_binds_when_the_host_has_ipv6() -> None:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_the_datahub_connector_serves_the_same_endpoints_on_the_configured_address(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from flows.datahub import metrics as datahub_metrics
+    from schemas.settings import settings
+
+    monkeypatch.setenv("ELFLOW_METRICS_ADDRESS", "127.0.0.2")
+    settings.cache_clear()
+    state = (False, "broker unreachable")
+    port = free_port()
+    try:
+        server = datahub_metrics.serve(port, lambda: state)
+    finally:
+        settings.cache_clear()
+    assert server is not None
+    try:
+        assert server.server_address[0] == "127.0.0.2"
+        base = f"http://127.0.0.2:{port}"
+        assert http_get(f"{base}/health") == (503, "broker unreachable")
+        assert http_get(f"{base}/readyz") == (503, "broker unreachable\n")
+        assert http_get(f"{base}/healthz") == (200, "ok\n")
+        assert "elflow_datahub_peeked_total" in http_get(f"{base}/metrics")[1]
+        state = (True, "ok")
+        assert http_get(f"{base}/readyz") == (200, "ready\n")
+        assert http_get(f"{base}/health") == (200, "ok")
+        assert http_get(f"http://127.0.0.1:{port}/healthz")[0] == 0  # not on another address
+    finally:
+        server.shutdown()
+        server.server_close()
