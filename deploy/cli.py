@@ -136,6 +136,16 @@ def _ops(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     settle.add_argument(
         "--reuse", metavar="URL", help="re-run on the database a --keep run left (no generation)"
     )
+    grafana = _command(
+        bench, "grafana", "every Grafana panel's query as its role", "handlers_ops:bench_grafana"
+    )
+    grafana.add_argument("--metering-points", type=_positive, default=1000)
+    grafana.add_argument("--period", type=_period, default="2026-10")
+    grafana.add_argument("--keep", action="store_true", help="keep the scratch database")
+    grafana.add_argument("--reuse", metavar="URL", help="a database bench settle --keep left")
+    grafana.add_argument(
+        "--also", action="append", default=[], metavar="SPAN", help="another range, e.g. 30d"
+    )
 
 
 def _ingest(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

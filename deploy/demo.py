@@ -15,7 +15,7 @@ from deploy.demo_processes import print_process_invoices, run_demo_processes
 from flows.feed import DEFAULT_GRID_AREAS, FeedSpec
 from flows.publisher import describe_kinds
 from flows.runner import start_flow
-from schemas.calendar import BillingPeriod
+from schemas.calendar import BillingPeriod, local_midnight_utc
 from schemas.errors import ElflowError
 from schemas.settings import Settings, settings
 from settlement.close_output import report_text, write_close_files
@@ -54,6 +54,18 @@ def ingest_until_caught_up(cfg: Settings, spec: FeedSpec, processes: int = 1) ->
     if any(codes):
         raise DemoError(f"the ingest flow failed (exit codes {codes}); see its output above")
     return published, time.perf_counter() - started
+
+
+# Where a local Grafana serves the provisioned dashboard (uid in its JSON; Grafana's port).
+DASHBOARD_URL = "http://127.0.0.1:3000/d/elflow-live-consumption"
+
+
+def dashboard_link(first: date, end: date) -> str:
+    """The dashboard over local days [first, end). Its own default range is the last two days
+    (live operations); the demo's month lies in the past, so the demo names its range."""
+    start_ms = int(local_midnight_utc(first).timestamp() * 1000)
+    end_ms = int(local_midnight_utc(end).timestamp() * 1000)
+    return f"{DASHBOARD_URL}?from={start_ms}&to={end_ms}"
 
 
 def print_daily_table(conn: Conn, start: date, end: date) -> None:
@@ -97,6 +109,9 @@ def run(args: argparse.Namespace) -> int:
         )
         print()
         print_daily_table(conn, spec.start, spec.start + timedelta(days=spec.days))
+    print()
+    print("Grafana (deploy/grafana/README.md), the demo's days:")
+    print(f"  {dashboard_link(spec.start, spec.start + timedelta(days=spec.days))}")
     if spec.start.day == 1 and spec.days >= 28:
         print()
         areas = {code: DEMO_GRID_AREAS[code][0] for code in spec.grid_areas}

@@ -68,6 +68,23 @@ def bench_store(args: argparse.Namespace) -> int:
     return 0
 
 
+def bench_grafana(args: argparse.Namespace) -> int:
+    from deploy.bench.grafana import GrafanaBenchSpec, run_bench
+
+    report = run_bench(
+        GrafanaBenchSpec(
+            metering_points=args.metering_points,
+            period=args.period.label,
+            keep=args.keep,
+            reuse=args.reuse,
+            extra_ranges=tuple(args.also),
+        ),
+        progress=lambda line: print(line, file=sys.stderr, flush=True),
+    )
+    print(report)
+    return 0
+
+
 def bench_settle(args: argparse.Namespace) -> int:
     from deploy.bench.settle import BenchSpec, run_bench
 

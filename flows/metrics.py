@@ -32,7 +32,7 @@ READINGS_CONSUMED = Counter(
     "elflow_readings_consumed_total", "Reading points parsed from consumed documents"
 )
 READINGS_WRITTEN = Counter(
-    "elflow_readings_written_total", "Reading versions appended to metering_data"
+    "elflow_readings_written_total", "Reading versions appended (day blocks in metering_block)"
 )
 TRANSACTIONS_WRITTEN = Counter(
     "elflow_transactions_written_total", "DataHub transactions (Series) applied"

@@ -60,7 +60,7 @@ class Settings(BaseSettings):
     # Where /metrics, /healthz and /readyz listen (flows.health); the container image sets 0.0.0.0.
     metrics_address: str = Field(default="127.0.0.1", min_length=1, max_length=253)
     timezone: str = "Europe/Copenhagen"
-    # Community edition only: `elflow db migrate` sets a policy compressing metering_data's
+    # Community edition only: `elflow db migrate` sets a policy compressing metering_block's
     # chunks older than this (storage.compression); late corrections into them still work.
     compress_after_days: int = Field(default=45, ge=1, le=3650)
     # Tariff bands as JSON {band: [[from_hour, to_hour], ...]} in local time; the Danish grid

@@ -1,4 +1,5 @@
-"""Native compression of metering_data's older chunks, where the TimescaleDB edition has it.
+"""Native compression of the readings' older chunks (metering_block, the day blocks behind the
+metering_data view), where the TimescaleDB edition has it.
 
 The Community (Timescale License) edition compresses a chunk column-wise; segmented by metering
 point and ordered by time (newest version first within a slot), a point's month becomes a few
@@ -16,9 +17,9 @@ from datetime import timedelta
 from storage.db import Conn
 from storage.edition import timescaledb_edition
 
-TABLE = "metering_data"
+TABLE = "metering_block"
 SEGMENT_BY = "metering_point_id"
-ORDER_BY = '"timestamp" ASC, created_at DESC'
+ORDER_BY = "day_start ASC, created_at DESC"
 
 
 def compression_settings_sql() -> str:

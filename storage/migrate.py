@@ -13,6 +13,7 @@ from importlib import resources
 
 import psycopg
 
+from schemas.calendar import zone_name
 from storage.db import Conn
 
 # Serialises concurrent `elflow db migrate` runs (an arbitrary, fixed advisory-lock key).
@@ -60,6 +61,8 @@ def migrate(conn: Conn, migrations: list[Migration] | None = None) -> list[str]:
                applied_at timestamptz NOT NULL DEFAULT now())"""
     )
     applied_now: list[str] = []
+    # The local day readings are cut into (0031_day_blocks reads it).
+    conn.execute("SELECT set_config('elflow.timezone', %s, false)", (zone_name(),))
     conn.execute("SELECT pg_advisory_lock(%s)", (_LOCK_KEY,))
     try:
         applied = {

@@ -5,8 +5,9 @@ transaction it
 
 1. claims each (document mRID, Series mRID) in processed_message_id; a pair already there is a
    duplicate and is dropped whole, so Kafka redelivery and replays after a crash change nothing;
-2. appends the readings of the claimed transactions to metering_data with binary COPY (every
-   version is kept; the current value is derived, so nothing is updated in place);
+2. appends the readings of the claimed transactions with binary COPY, one day block per
+   transaction and local day (storage.blocks; every version is kept and read through the
+   metering_data view; the current value is derived, so nothing is updated in place);
 3. records each document in inbound_message and each dead letter in dead_letter_message
    (keyed by topic/partition/offset, so a replayed dead letter is stored once);
 4. recomputes the daily summaries of the (metering point, local day) pairs it touched.
@@ -17,16 +18,17 @@ Either all of that commits or none of it does.
 from __future__ import annotations
 
 import uuid
-from bisect import bisect_left
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any
-from zoneinfo import ZoneInfo
 
+from schemas.calendar import local_date, local_midnight_utc
+from schemas.calendar import zone as calendar_zone
+from storage.blocks import BLOCK_COLUMNS, BLOCK_TYPES, Reading, build_block, day_slices, slot_of
 from storage.db import Conn
+from storage.received import record_received
 from storage.summaries import existing_days, recompute_days, summarize_fresh_day, write_day_rows
 
 
@@ -73,27 +75,11 @@ class BatchResult:
 
 
 _CLAIM_DDL = """
-CREATE TEMP TABLE IF NOT EXISTS incoming_transaction (
+CREATE TEMP TABLE IF NOT EXISTS incoming_block (
     message_id text NOT NULL, transaction_id text NOT NULL, gsrn text NOT NULL,
-    first_ts timestamptz NOT NULL
+    day_start timestamptz NOT NULL, first_slot integer NOT NULL
 ) ON COMMIT DELETE ROWS
 """
-
-METERING_TYPES = [
-    "text",
-    "timestamptz",
-    "text",
-    "numeric",
-    "text",
-    "text",
-    "text",
-    "timestamptz",
-    "timestamptz",
-]
-METERING_COLUMNS = (
-    'metering_point_id, "timestamp", resolution, quantity_kwh, quality, '
-    "source_message_id, transaction_id, created_at, received_at"
-)
 
 
 def write_batch(
@@ -109,10 +95,13 @@ def write_batch(
     dead = [i for i in items if isinstance(i, DeadLetterItem)]
     result.duplicates = sum(isinstance(i, TransactionItem) for i in items) - len(transactions)
     with conn.transaction():
-        claimed = _claim(conn, transactions, result) if transactions else []
+        claimed = _claim(conn, transactions, result, tz) if transactions else []
         if claimed:
-            _append_readings(conn, claimed, result)
-            result.summaries_changed = _update_summaries(conn, claimed, ZoneInfo(tz), tz, bands)
+            slices = _slices(claimed, tz)
+            _append_readings(conn, slices, result)
+            record_received(conn, (r[2] for item in claimed for r in item.readings))
+            result.transactions_written = len(claimed)
+            result.summaries_changed = _update_summaries(conn, slices, tz, bands)
         _record_documents(conn, claimed, result)
         if dead:
             _record_dead_letters(conn, dead, result)
@@ -126,31 +115,40 @@ def _unique_transactions(items: list[TransactionItem]) -> list[TransactionItem]:
     return list(seen.values())
 
 
-def _claim(conn: Conn, items: list[TransactionItem], result: BatchResult) -> list[TransactionItem]:
+def _claim(
+    conn: Conn, items: list[TransactionItem], result: BatchResult, tz: str
+) -> list[TransactionItem]:
     """Insert the (document, transaction) ids; return the items that were not there before."""
     conn.execute(_CLAIM_DDL)
     with conn.cursor().copy(
-        "COPY incoming_transaction (message_id, transaction_id, gsrn, first_ts) FROM STDIN"
+        "COPY incoming_block (message_id, transaction_id, gsrn, day_start, first_slot) FROM STDIN"
     ) as copy:
         for item in items:
-            first = item.readings[0][0] if item.readings else item.created
-            copy.write_row((item.document_id, item.transaction_id, item.gsrn, first))
-    # A correction: a new transaction for slots that already hold another transaction's value.
+            if item.readings:
+                first = item.readings[0][0]
+                start = local_midnight_utc(local_date(first, tz), tz)
+                slot = slot_of(first, start, item.resolution)
+            else:
+                start, slot = item.created, -1
+            copy.write_row((item.document_id, item.transaction_id, item.gsrn, start, slot))
+    # A correction: a new transaction for slots that already hold another transaction's value
+    # (its first slot is present in another transaction's block of that day).
     corrections = conn.execute(
-        """SELECT count(*) FROM incoming_transaction i
+        """SELECT count(*) FROM incoming_block i
            WHERE NOT EXISTS (SELECT 1 FROM processed_message_id p
                              WHERE p.message_id = i.message_id AND p.transaction_id = i.transaction_id)
-             AND EXISTS (SELECT 1 FROM metering_data m
-                         WHERE m.metering_point_id = i.gsrn AND m."timestamp" = i.first_ts
-                           AND m.transaction_id <> i.transaction_id)"""
+             AND EXISTS (SELECT 1 FROM metering_block b
+                         WHERE b.metering_point_id = i.gsrn AND b.day_start = i.day_start
+                           AND substr(b.quality, i.first_slot + 1, 1) BETWEEN '2' AND '6'
+                           AND b.transaction_id <> i.transaction_id)"""
     ).fetchone()
     rows = conn.execute(
         """INSERT INTO processed_message_id (message_id, transaction_id)
-           SELECT message_id, transaction_id FROM incoming_transaction ORDER BY 1, 2
+           SELECT message_id, transaction_id FROM incoming_block ORDER BY 1, 2
            ON CONFLICT DO NOTHING
            RETURNING message_id, transaction_id"""
     ).fetchall()
-    conn.execute("DELETE FROM incoming_transaction")
+    conn.execute("DELETE FROM incoming_block")
     fresh = {(r[0], r[1]) for r in rows}
     claimed = [i for i in items if (i.document_id, i.transaction_id) in fresh]
     result.duplicates += len(items) - len(claimed)
@@ -158,70 +156,56 @@ def _claim(conn: Conn, items: list[TransactionItem], result: BatchResult) -> lis
     return claimed
 
 
-def _append_readings(conn: Conn, items: list[TransactionItem], result: BatchResult) -> None:
-    # Binary COPY: measured faster end to end than text COPY formatted in Python, because the
-    # server no longer parses timestamps and numerics from text.
+Slice = tuple[TransactionItem, date, datetime, Sequence[Reading]]
+
+
+def _slices(items: list[TransactionItem], tz: str) -> list[Slice]:
+    """Each transaction cut at local midnights: one day block each."""
+    return [
+        (item, day, start, readings)
+        for item in items
+        for day, start, readings in day_slices(item.readings, tz)
+    ]
+
+
+def _append_readings(conn: Conn, slices: list[Slice], result: BatchResult) -> None:
+    # Binary COPY of one block per transaction and local day (storage.blocks).
     received = datetime.now(UTC)
     newest: datetime | None = None
     count = 0
     with conn.cursor().copy(
-        f"COPY metering_data ({METERING_COLUMNS}) FROM STDIN (FORMAT BINARY)"
+        f"COPY metering_block ({BLOCK_COLUMNS}) FROM STDIN (FORMAT BINARY)"
     ) as copy:
-        copy.set_types(METERING_TYPES)
-        for item in items:
-            gsrn, resolution = item.gsrn, item.resolution
-            document, transaction, created = item.document_id, item.transaction_id, item.created
-            for ts, quantity, quality in item.readings:
-                copy.write_row(
-                    (
-                        gsrn,
-                        ts,
-                        resolution,
-                        quantity,
-                        quality,
-                        document,
-                        transaction,
-                        created,
-                        received,
-                    )
+        copy.set_types(BLOCK_TYPES)
+        for item, _day, start, readings in slices:
+            wh, quality = build_block(start, item.resolution, readings)
+            copy.write_row(
+                (
+                    item.gsrn,
+                    start,
+                    item.resolution,
+                    wh,
+                    quality,
+                    item.document_id,
+                    item.transaction_id,
+                    item.created,
+                    received,
                 )
-            count += len(item.readings)
-            if item.readings:
-                last = item.readings[-1][0]
-                newest = last if newest is None or last > newest else newest
-    result.transactions_written = len(items)
+            )
+            count += len(readings)
+            last = readings[-1][0]
+            newest = last if newest is None or last > newest else newest
+    result.transactions_written = len({(s[0].document_id, s[0].transaction_id) for s in slices})
     result.readings_written = count
     result.newest_reading = newest
 
 
-def _day_slices(
-    item: TransactionItem, zone: ZoneInfo
-) -> Iterator[tuple[date, tuple[tuple[datetime, Decimal | None, str], ...]]]:
-    """The item's readings cut at local midnights (readings are in time order)."""
-    readings = item.readings
-    if not readings:
-        return
-    day = readings[0][0].astimezone(zone).date()
-    last = readings[-1][0].astimezone(zone).date()
-    times = [r[0] for r in readings]
-    lo = 0
-    while day <= last:
-        end = datetime.combine(day + timedelta(days=1), time(0), zone).astimezone(UTC)
-        hi = bisect_left(times, end, lo)
-        if hi > lo:
-            yield day, readings[lo:hi]
-        lo = hi
-        day += timedelta(days=1)
-
-
-def _update_summaries(
-    conn: Conn, claimed: list[TransactionItem], zone: ZoneInfo, tz: str, bands: list[str]
-) -> int:
+def _update_summaries(conn: Conn, slices: list[Slice], tz: str, bands: list[str]) -> int:
     """Summaries of every touched day: fresh days summed here, the rest recomputed in SQL."""
-    pieces: dict[tuple[str, date], list[tuple[TransactionItem, tuple[Any, ...]]]] = {}
-    for item in claimed:
-        for day, readings in _day_slices(item, zone):
-            pieces.setdefault((item.gsrn, day), []).append((item, readings))
+    zone = calendar_zone(tz)
+    pieces: dict[tuple[str, date], list[tuple[TransactionItem, Sequence[Reading]]]] = {}
+    for item, day, _start, readings in slices:
+        pieces.setdefault((item.gsrn, day), []).append((item, readings))
     known = existing_days(conn, pieces)
     fresh = []
     recompute = []

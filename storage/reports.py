@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
+from storage.blocks import BLOCK_VERSIONS_SQL
 from storage.db import Conn
 
 
@@ -38,8 +39,10 @@ def daily_totals(conn: Conn, start: date, end: date) -> list[DayTotals]:
 
 
 def reading_versions(conn: Conn) -> int:
-    """Rows in metering_data (every version of every reading)."""
-    row = conn.execute("SELECT count(*) FROM metering_data").fetchone()
+    """Rows of the metering_data view (every version of every reading), counted on the blocks."""
+    row = conn.execute(
+        f"SELECT coalesce(sum({BLOCK_VERSIONS_SQL.format(q='quality')}), 0) FROM metering_block"
+    ).fetchone()
     return int(row[0]) if row else 0
 
 

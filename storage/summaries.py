@@ -19,7 +19,10 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+from storage.blocks import BLOCK_VERSIONS_SQL
 from storage.db import Conn
+
+_VERSIONS = BLOCK_VERSIONS_SQL.format(q="quality")
 
 _TOUCHED_DDL = """
 CREATE TEMP TABLE IF NOT EXISTS touched_day (
@@ -37,11 +40,11 @@ CREATE TEMP TABLE IF NOT EXISTS current_reading (
 ) ON COMMIT DELETE ROWS
 """
 
-# Step 1: the current version of every reading of the touched days, materialised once. A
-# LATERAL probe per day keeps the plan an index scan per (metering point, day) whatever the
-# planner believes about fresh, unanalysed chunks (a hash join over a whole chunk cost 0.1-0.5 s
-# per batch). Day bounds are columns of touched_day, not expressions, so they are not
-# re-evaluated per probe. The window count runs before DISTINCT ON: it counts every version.
+# Step 1: the current version of every reading of the touched days, materialised once, from
+# the day blocks (metering_block; the metering_data view is the same rows). A LATERAL probe per
+# day keeps the plan an index scan per (metering point, day) whatever the planner believes about
+# fresh, unanalysed chunks. A block starts at its local midnight, so the blocks of a day are
+# those starting in it. The window count runs before DISTINCT ON: it counts every version.
 _SELECT_CURRENT = """
 INSERT INTO current_reading
 SELECT d.gsrn, d.day, d.day_start, d.day_end, c.ts,
@@ -49,13 +52,14 @@ SELECT d.gsrn, d.day, d.day_start, d.day_end, c.ts,
        c.day_versions
 FROM touched_day d
 CROSS JOIN LATERAL (
-    SELECT DISTINCT ON (m."timestamp")
-           m."timestamp" AS ts, m.resolution, m.quantity_kwh, m.quality,
+    SELECT DISTINCT ON (r."timestamp")
+           r."timestamp" AS ts, b.resolution, r.quantity_kwh, r.quality,
            count(*) OVER () AS day_versions
-    FROM metering_data m
-    WHERE m.metering_point_id = d.gsrn AND m."timestamp" >= d.day_start
-      AND m."timestamp" < d.day_end
-    ORDER BY m."timestamp", m.created_at DESC, m.source_message_id DESC, m.transaction_id DESC
+    FROM metering_block b
+    CROSS JOIN LATERAL block_readings(b.day_start, b.resolution, b.wh, b.quality) r
+    WHERE b.metering_point_id = d.gsrn AND b.day_start >= d.day_start
+      AND b.day_start < d.day_end
+    ORDER BY r."timestamp", b.created_at DESC, b.source_message_id DESC, b.transaction_id DESC
 ) c
 """
 
@@ -157,10 +161,11 @@ def refresh_period(
             SELECT c.gsrn, c.day, c.day::timestamp AT TIME ZONE %(tz)s,
                    (c.day + 1)::timestamp AT TIME ZONE %(tz)s
             FROM (SELECT metering_point_id AS gsrn,
-                         ("timestamp" AT TIME ZONE %(tz)s)::date AS day, count(*) AS versions
-                  FROM metering_data
-                  WHERE "timestamp" >= (%(start)s::timestamp AT TIME ZONE %(tz)s)
-                    AND "timestamp" < (%(end)s::timestamp AT TIME ZONE %(tz)s)
+                         (day_start AT TIME ZONE %(tz)s)::date AS day,
+                         sum({_VERSIONS}) AS versions
+                  FROM metering_block
+                  WHERE day_start >= (%(start)s::timestamp AT TIME ZONE %(tz)s)
+                    AND day_start < (%(end)s::timestamp AT TIME ZONE %(tz)s)
                   GROUP BY 1, 2) AS c
             LEFT JOIN daily_summary ds ON ds.metering_point_id = c.gsrn AND ds.date = c.day
             {"" if full else "WHERE ds.versions IS DISTINCT FROM c.versions"}
@@ -172,9 +177,9 @@ def refresh_period(
 
 def _period_is_current(conn: Conn, start: date, end: date, tz: str) -> bool:
     row = conn.execute(
-        """SELECT (SELECT count(*) FROM metering_data
-                   WHERE "timestamp" >= (%(start)s::timestamp AT TIME ZONE %(tz)s)
-                     AND "timestamp" < (%(end)s::timestamp AT TIME ZONE %(tz)s))
+        f"""SELECT (SELECT coalesce(sum({_VERSIONS}), 0) FROM metering_block
+                   WHERE day_start >= (%(start)s::timestamp AT TIME ZONE %(tz)s)
+                     AND day_start < (%(end)s::timestamp AT TIME ZONE %(tz)s))
                 = (SELECT coalesce(sum(versions), 0) FROM daily_summary
                    WHERE date >= %(start)s AND date < %(end)s)""",
         {"tz": tz, "start": start, "end": end},

@@ -1,4 +1,5 @@
-"""Compression of metering_data's older chunks (storage.compression).
+"""Compression of the readings' older chunks: metering_block, the day blocks behind the
+metering_data view (storage.compression).
 
 On the Apache edition (this machine) `elflow db migrate` sets nothing and says so. The tests
 marked community need a Community-edition server: set ELFLOW_TEST_COMMUNITY_URL to a superuser
@@ -35,7 +36,7 @@ def test_the_apache_edition_gets_no_compression(db: str) -> None:
         line = apply_compression_policy(conn, 45)
         enabled = conn.execute(
             """SELECT compression_enabled FROM timescaledb_information.hypertables
-               WHERE hypertable_name = 'metering_data'"""
+               WHERE hypertable_name = 'metering_block'"""
         ).fetchone()
         age = current_policy_age(conn)
     assert line == "compression: not available on the Apache edition of TimescaleDB (nothing set)"
@@ -73,12 +74,12 @@ def test_migrate_sets_the_policy_once_and_changes_its_age(community_db: str) -> 
         settings = conn.execute(
             """SELECT attname, segmentby_column_index, orderby_column_index, orderby_asc
                FROM timescaledb_information.compression_settings
-               WHERE hypertable_name = 'metering_data' ORDER BY attname"""
+               WHERE hypertable_name = 'metering_block' ORDER BY attname"""
         ).fetchall()
     assert settings == [
         ("created_at", None, 2, False),
+        ("day_start", None, 1, True),
         ("metering_point_id", 1, None, None),
-        ("timestamp", None, 1, True),
     ]
 
 
@@ -101,7 +102,7 @@ def test_a_correction_into_a_compressed_chunk_wins(community_db: str) -> None:
         write_batch(
             conn, _day("D1", datetime(2026, 1, 11, 6, tzinfo=UTC), "0.250"), tz=TZ, bands=BANDS
         )
-        conn.execute("SELECT compress_chunk(c) FROM show_chunks('metering_data') c")
+        conn.execute("SELECT compress_chunk(c) FROM show_chunks('metering_block') c")
         conn.commit()
         write_batch(
             conn, _day("D2", datetime(2026, 2, 1, 6, tzinfo=UTC), "0.300"), tz=TZ, bands=BANDS
@@ -120,7 +121,7 @@ def test_a_correction_into_a_compressed_chunk_wins(community_db: str) -> None:
         ).fetchone()
         compressed = conn.execute(
             "SELECT count(*) FROM timescaledb_information.chunks "
-            "WHERE hypertable_name = 'metering_data' AND is_compressed"
+            "WHERE hypertable_name = 'metering_block' AND is_compressed"
         ).fetchone()
     assert total == (Decimal("28.800"),)
     assert current == (Decimal("28.800"),)

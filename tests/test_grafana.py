@@ -1,7 +1,7 @@
 """The Grafana provisioning in deploy/grafana against the real TimescaleDB.
 
 There is no Grafana here, so the tests do what Grafana would: read the provisioned data sources,
-expand each SQL panel's macros and variables (tests/grafana_macros.py) and run the result as the
+expand each SQL panel's macros and variables (deploy/grafana_macros.py) and run the result as the
 read-only `elflow_grafana` role on a database filled through the ingest write path. Every SQL
 panel must return its columns, rows, and values equal to an independent model of the data
 (tests/oracle.py); every PromQL panel may only name metrics that flows/metrics.py exports.
@@ -27,6 +27,15 @@ import pytest
 from prometheus_client.metrics import MetricWrapperBase
 
 import flows.metrics
+from deploy.grafana_macros import (
+    MacroError,
+    TimeRange,
+    Variable,
+    expand_macros,
+    interpolate_variables,
+    parse_interval,
+    render,
+)
 from flows.feed import gsrn_for
 from flows.parse import Item, message_items
 from schemas.bands import DEFAULT_BANDS, band_table
@@ -36,15 +45,6 @@ from storage.db import connect, with_user
 from storage.readings import write_batch
 from tests.conftest import scratch_database
 from tests.documents import constant, rsm012
-from tests.grafana_macros import (
-    MacroError,
-    TimeRange,
-    Variable,
-    expand_macros,
-    interpolate_variables,
-    parse_interval,
-    render,
-)
 from tests.oracle import Expected, expected_from
 
 pytestmark = pytest.mark.services
@@ -361,7 +361,8 @@ def test_the_grafana_role_reads_only_through_its_functions(db: str) -> None:
         owner.execute(
             """INSERT INTO metering_data (metering_point_id, "timestamp", resolution, quantity_kwh,
                    quality, source_message_id, transaction_id, created_at)
-               VALUES (%s, now(), 'PT15M', 0.250, 'A04', 'd', 't', now())""",
+               VALUES (%s, date_bin('15 minutes', now(), timestamptz '2000-01-01'), 'PT15M',
+                       0.250, 'A04', 'd', 't', now())""",
             (gsrn_for(1),),
         )
         role = owner.execute(
@@ -384,14 +385,20 @@ def test_the_grafana_role_reads_only_through_its_functions(db: str) -> None:
                WHERE n.nspname = 'grafana' AND p.proname <> 'require_statement_timeout'
                  AND has_function_privilege('elflow_grafana', p.oid, 'EXECUTE')"""
         ).fetchall()
-        chunks = len(owner.execute("SELECT show_chunks('metering_data')").fetchall())
+        chunks = len(owner.execute("SELECT show_chunks('metering_block')").fetchall())
     assert role == (True, False, False, False, False)
     assert readable == []
     assert chunks >= 1
     assert {name for name, _ in functions} >= {"grid_areas", "consumption_by_area"}
     assert all(definer for _, definer in functions)
     with _as_grafana(db) as conn:
-        for table in ("later_table", "metering_data", "customer", "dead_letter_message"):
+        for table in (
+            "later_table",
+            "metering_data",
+            "metering_block",
+            "customer",
+            "dead_letter_message",
+        ):
             with pytest.raises(psycopg.errors.InsufficientPrivilege, match="permission denied"):
                 conn.execute(f'SELECT 1 FROM "{table}" LIMIT 1')
         assert conn.execute("SELECT count(*) FROM grafana.grid_areas()").fetchone() == (0,)
@@ -652,28 +659,56 @@ def _series(result: Result) -> dict[tuple[int, str], Decimal | None]:
     return {(_epoch(r[0]), r[1]): r[2] for r in result.rows}
 
 
+def _quarters(filled: Filled, case: Case) -> dict[tuple[datetime, str], list[Decimal | None]]:
+    """Per (quarter start, grid area): the quantities in it, an hourly reading as a quarter of
+    its kWh in each of its quarters (the totals ingest keeps, migration 0035)."""
+    quarter = timedelta(minutes=15)
+    tr = filled.time_range
+    out: dict[tuple[datetime, str], list[Decimal | None]] = defaultdict(list)
+    for (gsrn, ts), reading in filled.expected.current.items():
+        if AREA_OF.get(gsrn) not in _areas(case):
+            continue
+        hourly = reading.resolution == "PT1H"
+        for part in range(4 if hourly else 1):
+            start = ts + part * quarter
+            if not tr.start <= start <= tr.end:
+                continue
+            q = reading.quantity
+            out[(start, AREA_OF[gsrn])].append(
+                None if q is None else q * Decimal("0.25") if hourly else q
+            )
+    return out
+
+
 def _check_per_area(result: Result, filled: Filled, case: Case) -> None:
-    expected = _buckets(filled, case, lambda gsrn: AREA_OF[gsrn])
+    width = int(parse_interval(case.interval).total_seconds())
+    expected: dict[tuple[int, str], Decimal] = defaultdict(Decimal)
+    for (start, area), values in _quarters(filled, case).items():
+        bucket = (int(start.timestamp()) // width * width, area)
+        expected[bucket] += sum((v for v in values if v is not None), Decimal(0))
     assert _series(result) == expected
     # The corrected first hour of the second day: 4 x 0.400 (corrected) + 4 x 0.100 in the west.
     if WEST in _areas(case) and case.interval == "1h":
         corrected = int(day_bounds_utc(filled.days[1], TZ)[0].timestamp())
         assert _series(result)[(corrected, WEST)] == Decimal("2.000")
+    # The east's hourly 1.200 kWh is 0.300 in each quarter: no jump every fourth quarter.
+    if case.grid_areas == (EAST,) and case.interval == "15m":
+        assert {kwh for kwh in _series(result).values()} == {Decimal("0.300")}
 
 
 def _check_totals(result: Result, filled: Filled, case: Case) -> None:
     totals: dict[str, Decimal] = defaultdict(lambda: Decimal("0.000"))
-    points: dict[str, set[str]] = defaultdict(set)
+    points: dict[str, int] = defaultdict(int)
     missing: dict[str, int] = defaultdict(int)
+    for (_start, area), values in _quarters(filled, case).items():
+        present = [v for v in values if v is not None]
+        points[area] = max(points[area], len(present))
+        totals[area] += sum(present, Decimal(0))
     for gsrn, _ts, quantity in _current(filled, case):
-        area = AREA_OF[gsrn]
-        points[area].add(gsrn)
         if quantity is None:
-            missing[area] += 1
-        else:
-            totals[area] += quantity
+            missing[AREA_OF[gsrn]] += 1
     assert result.rows == [
-        (area, OPERATORS[area][1], len(points[area]), totals[area], missing[area])
+        (area, OPERATORS[area][1], points[area], totals[area], missing[area])
         for area in sorted(_areas(case))
     ]
     if WEST in _areas(case):

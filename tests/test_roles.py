@@ -190,20 +190,22 @@ def _name(db: str) -> str:
 TABLE_REFUSALS: list[tuple[str, str, str]] = [
     # ingest writes no invoice, settlement or reference data and changes no reading
     (INGEST, "INSERT INTO invoice (id) VALUES (gen_random_uuid())", "invoice"),
-    (INGEST, "UPDATE metering_data SET quantity_kwh = 0", "metering_data"),
-    (INGEST, "DELETE FROM metering_data", "metering_data"),
+    (INGEST, "UPDATE metering_block SET wh = '{}'", "metering_block"),
+    (INGEST, "DELETE FROM metering_block", "metering_block"),
     (INGEST, "DELETE FROM settlement_line", "settlement_line"),
     (INGEST, "UPDATE spot_price SET price_per_kwh = 0", "spot_price"),
     (INGEST, "SELECT name FROM customer", "customer"),
     # finance reads readings but never changes them, nor reference data or dead letters
-    (FINANCE, "UPDATE metering_data SET quantity_kwh = 0", "metering_data"),
-    (FINANCE, "DELETE FROM metering_data", "metering_data"),
-    (FINANCE, "TRUNCATE metering_data", "metering_data"),
+    (FINANCE, "INSERT INTO metering_data (metering_point_id) VALUES ('1')", "metering_data"),
+    (FINANCE, "UPDATE metering_block SET wh = '{}'", "metering_block"),
+    (FINANCE, "DELETE FROM metering_block", "metering_block"),
+    (FINANCE, "TRUNCATE metering_block", "metering_block"),
     (FINANCE, "UPDATE spot_price SET price_per_kwh = 0", "spot_price"),
     (FINANCE, "SELECT raw_payload FROM dead_letter_message", "dead_letter_message"),
     (FINANCE, "DELETE FROM settlement_line", "settlement_line"),
     # loader: reference data only
     (LOADER, "SELECT * FROM metering_data", "metering_data"),
+    (LOADER, "SELECT * FROM metering_block", "metering_block"),
     (LOADER, "INSERT INTO invoice (id) VALUES (gen_random_uuid())", "invoice"),
     (LOADER, "UPDATE settlement_run SET status = 'Failed'", "settlement_run"),
     # grafana reads no table: invoices, contracts, personal data, payloads, settlement lines
@@ -214,6 +216,7 @@ TABLE_REFUSALS: list[tuple[str, str, str]] = [
     (GRAFANA, "SELECT raw_payload FROM dead_letter_message", "dead_letter_message"),
     (GRAFANA, "SELECT * FROM settlement_line", "settlement_line"),
     (GRAFANA, "SELECT * FROM metering_data", "metering_data"),
+    (GRAFANA, "SELECT * FROM metering_block", "metering_block"),
     (GRAFANA, "INSERT INTO grid_area VALUES ('999', '5790000000005', 'x', 'DK1')", "grid_area"),
 ]
 
@@ -224,7 +227,25 @@ def test_a_role_is_refused_another_roles_tables(
 ) -> None:
     with as_role(db, role) as conn:
         read_write(conn)
-        refused(conn, statement, "42501", f"permission denied for table {table}")
+        # metering_data is a view over the day blocks (migration 0031)
+        kind = "view" if table == "metering_data" else "table"
+        refused(conn, statement, "42501", f"permission denied for {kind} {table}")
+
+
+@pytest.mark.parametrize("role", [INGEST, FINANCE])
+@pytest.mark.parametrize(
+    ("statement", "message"),
+    [
+        ("UPDATE metering_data SET quantity_kwh = 0", 'cannot update view "metering_data"'),
+        ("DELETE FROM metering_data", 'cannot delete from view "metering_data"'),
+    ],
+)
+def test_no_role_changes_a_reading_version_through_the_view(
+    db: str, role: str, statement: str, message: str
+) -> None:
+    # The view has no update or delete path at all (the blocks' refusals are above).
+    with as_role(db, role) as conn:
+        refused(conn, statement, "55000", message)
 
 
 def test_the_roles_see_only_their_grafana_functions(db: str) -> None:

@@ -153,20 +153,20 @@ def test_no_float_columns_anywhere(db: str) -> None:
     assert amount is not None and amount[0] >= 6
 
 
-def test_metering_data_is_a_hypertable_with_monthly_chunks(db: str) -> None:
+def test_the_day_blocks_are_a_hypertable_with_monthly_chunks(db: str) -> None:
     with connect(db) as conn:
         dims = conn.execute(
             "SELECT column_name, time_interval::text FROM timescaledb_information.dimensions "
-            "WHERE hypertable_name = 'metering_data'"
+            "WHERE hypertable_name = 'metering_block'"
         ).fetchall()
         index = conn.execute(
-            "SELECT indexdef FROM pg_indexes WHERE tablename = 'metering_data'"
+            "SELECT indexdef FROM pg_indexes WHERE tablename = 'metering_block'"
         ).fetchall()
     assert len(dims) == 1
-    assert dims[0][0] == "timestamp"
+    assert dims[0][0] == "day_start"
     # TimescaleDB 2.19 stores a 1-month interval as a fixed 30-day chunk width.
     assert dims[0][1] == "30 days"
-    assert any('(metering_point_id, "timestamp"' in row[0] for row in index)
+    assert [row[0].split(" USING ")[1] for row in index] == ["btree (metering_point_id, day_start)"]
 
 
 def test_the_timescaledb_edition_is_detected(db: str) -> None:

@@ -23,8 +23,8 @@ from flows.ingest import CONSUMER_DEFAULTS
 from flows.publisher import publish
 from flows.runner import start_flow
 from schemas.settings import Settings, settings
+from storage.blocks import BLOCK_COLUMNS, BLOCK_TYPES, BLOCK_VERSIONS_SQL
 from storage.db import Conn, connect
-from storage.readings import METERING_COLUMNS, METERING_TYPES
 from storage.scratch import scratch_database
 
 COPY_BATCH = 20_000
@@ -115,31 +115,35 @@ def bench_ingest(spec: FeedSpec, processes: int = 1) -> IngestFigures:
             raise RuntimeError(f"flow exited with {codes}")
         with connect(url) as conn:
             span = conn.execute(
-                "SELECT extract(epoch FROM max(received_at) - min(received_at)) FROM metering_data"
+                "SELECT extract(epoch FROM max(received_at) - min(received_at)) FROM metering_block"
             ).fetchone()
             flow_bytes = _store_bytes(conn)
-            rows = conn.execute(f"SELECT {METERING_COLUMNS} FROM metering_data").fetchall()
-            conn.execute("TRUNCATE metering_data")
+            # The same day blocks the flow wrote (storage.blocks), copied back in.
+            rows = conn.execute(f"SELECT {BLOCK_COLUMNS} FROM metering_block").fetchall()
+            versions = conn.execute(
+                f"SELECT sum({BLOCK_VERSIONS_SQL.format(q='quality')}) FROM metering_block"
+            ).fetchone()
+            conn.execute("TRUNCATE metering_block")
             conn.commit()
             started = time.perf_counter()
             for first in range(0, len(rows), COPY_BATCH):
                 with (
                     conn.transaction(),
                     conn.cursor().copy(
-                        f"COPY metering_data ({METERING_COLUMNS}) FROM STDIN (FORMAT BINARY)"
+                        f"COPY metering_block ({BLOCK_COLUMNS}) FROM STDIN (FORMAT BINARY)"
                     ) as copy,
                 ):
-                    copy.set_types(METERING_TYPES)
+                    copy.set_types(BLOCK_TYPES)
                     for row in rows[first : first + COPY_BATCH]:
                         copy.write_row(row)
             copy_seconds = time.perf_counter() - started
             copy_bytes = _store_bytes(conn)
         AdminClient(cfg.kafka_client_config()).delete_topics([topic, f"{topic}.dlq"])
         steady = float(span[0]) if span and span[0] else flow_seconds
-        readings = max(1, len(rows))
+        readings = max(1, int(versions[0]) if versions and versions[0] else 0)
         return IngestFigures(
             documents,
-            len(rows),
+            readings,
             flow_seconds,
             copy_seconds,
             samples,
@@ -192,7 +196,7 @@ def consumer_backlog_mb(cfg: Settings, topic: str, seconds: float = 3.0) -> floa
 
 def _store_bytes(conn: Conn) -> int:
     """Bytes the readings take on disk: every chunk's heap, indexes and TOAST."""
-    row = conn.execute("SELECT hypertable_size('metering_data')").fetchone()
+    row = conn.execute("SELECT hypertable_size('metering_block')").fetchone()
     return int(row[0]) if row and row[0] is not None else 0
 
 
@@ -218,7 +222,7 @@ def print_figures(spec: FeedSpec, figures: IngestFigures, processes: int) -> Non
         f"{figures.flow_cpu_seconds * 1e6 / max(1, figures.readings):.1f} µs per reading"
     )
     print(
-        f"  raw binary COPY of the same rows, same hypertable:   {figures.copy_seconds:8.1f} s "
+        f"  raw binary COPY of the same day blocks, same table:  {figures.copy_seconds:8.1f} s "
         f"{figures.copy_rate:10,.0f} readings/s"
     )
     print(

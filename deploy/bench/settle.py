@@ -1,18 +1,20 @@
 """`elflow bench settle`: a settlement run at scale against the floor of one plain scan.
 
 On a scratch database (created with ELFLOW_ADMIN_DATABASE_URL, dropped at the end) it generates
-a month of synthetic PT15M readings for N metering points of one grid area directly in SQL
-(96 slots per day, 92/100 on DST days), the month's 15-minute spot prices, tariffs, tax,
-subscriptions and master data, then times:
+a month of synthetic PT15M readings for N metering points of one grid area directly in SQL, as
+the day blocks the flow writes (one per point and local day: 96 slots, 92/100 on DST days) with
+the daily summaries ingest keeps beside them (a sample of them is recomputed from the blocks and
+must come out unchanged), the month's 15-minute spot prices, tariffs, tax, subscriptions and
+master data, then times:
 
-1. the daily summary refresh (storage.summaries.refresh_period, step (a) of a run), from
-   scratch and when ingest kept the summaries current;
+1. the daily summary refresh `settle` pays when ingest kept the summaries current
+   (storage.summaries.refresh_period, step (a) of a run);
 2. `settle --prepare` (settlement.run.prepare): the per-day charge sums computed ahead of the
    close, e.g. nightly;
 3. the settlement run proper (lines, aconto, bookkeeping) reading those sums (the close), and
    once more with the sums deleted (every day computed from slot_kwh, as before issue 12);
-4. the floor: one aggregate scan over the same readings
-   (SELECT metering_point_id, sum(quantity_kwh) … GROUP BY 1),
+4. the floor: one aggregate scan over the same readings (every slot of the period's blocks
+   summed per metering point),
 
 and prints wall times, readings per second, the peak RSS of this process and the ratios.
 """
@@ -23,16 +25,17 @@ import resource
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from schemas.bands import band_table
-from schemas.calendar import BillingPeriod, local_midnight_utc
+from schemas.calendar import BillingPeriod, local_date, local_midnight_utc
 from schemas.settings import settings
 from settlement.run import RunReport, prepare, settle
+from storage.blocks import BLOCK_VERSIONS_SQL
 from storage.db import Conn, connect
 from storage.migrate import migrate
 from storage.scratch import scratch_database
-from storage.summaries import refresh_period
+from storage.summaries import recompute_days, refresh_period
 
 
 @dataclass(frozen=True)
@@ -92,17 +95,53 @@ VALUES ('00000000-0000-4000-8000-000000000005', '344', 'GridSubscription', 31, '
         '5790000000344', 'C-ABON');
 """
 
-# One metering point at a time keeps each statement's sort/hash memory small; the quantities
-# vary by slot and metering point (0.000–0.499 kWh).
-_READINGS = """
-INSERT INTO metering_data (metering_point_id, "timestamp", resolution, quantity_kwh, quality,
-                           source_message_id, transaction_id, created_at)
-SELECT '5713131' || lpad(i::text, 11, '0'), ts, 'PT15M',
-       ((i * 37 + extract(epoch FROM ts)::bigint / 900) %% 500) / 1000.0, 'A04',
-       'BENCH-' || i, 'BENCH-' || i, %(end)s::timestamptz
-FROM generate_series(%(first)s::int, %(last)s::int) i
-CROSS JOIN generate_series(%(start)s::timestamptz, %(end)s::timestamptz - interval '15 minutes',
-                           interval '15 minutes') ts
+# Per 500 metering points: one day block per point and local day (storage.blocks, as the flow
+# writes them; 96 quarters, 92/100 on DST days) and the daily summary ingest keeps beside it.
+# Quantities vary by slot and metering point (0–499 Wh). %(bands)s: text[24], the band of
+# local hour h at index h + 1, as storage.summaries uses it.
+_DAYS = """
+CREATE TEMP TABLE bench_day AS
+SELECT d::date AS day, d::timestamp AT TIME ZONE %(tz)s AS day_start,
+       (d + interval '1 day')::timestamp AT TIME ZONE %(tz)s AS day_end
+FROM generate_series(%(first_day)s::date, %(last_day)s::date, interval '1 day') d
+"""
+
+_SLOTS = """
+CREATE TEMP TABLE bench_slot AS
+SELECT d.day, d.day_start, g.slot,
+       extract(epoch FROM d.day_start)::bigint / 900 + g.slot AS quarter,
+       (%(bands)s::text[])[extract(hour FROM (d.day_start + g.slot * interval '15 minutes')
+                                         AT TIME ZONE %(tz)s)::int + 1] AS band
+FROM bench_day d
+CROSS JOIN LATERAL generate_series(
+    0, (extract(epoch FROM d.day_end - d.day_start) / 900)::int - 1) AS g(slot)
+"""
+
+# The slots' Wh computed once, then the blocks and the summaries from them.
+_BLOCKS_AND_SUMMARIES = """
+WITH v AS MATERIALIZED (
+    SELECT '5713131' || lpad(i::text, 11, '0') AS gsrn, s.day, s.day_start, s.slot, s.band,
+           (i * 37 + s.quarter) %% 500 AS w
+    FROM generate_series(%(first)s::int, %(last)s::int) i CROSS JOIN bench_slot s
+),
+blocks AS (
+    INSERT INTO metering_block (metering_point_id, day_start, resolution, wh, quality,
+                                source_message_id, transaction_id, created_at, received_at)
+    SELECT gsrn, day_start, 'PT15M', array_agg(w ORDER BY slot), repeat('4', count(*)::int),
+           'BENCH-' || gsrn || '-' || day, 'BENCH-' || gsrn || '-' || day,
+           %(end)s::timestamptz, %(end)s::timestamptz
+    FROM v GROUP BY gsrn, day, day_start
+)
+INSERT INTO daily_summary (metering_point_id, date, total_kwh, peak_kwh, off_peak_kwh,
+    super_peak_kwh, resolution, points_received, points_expected, missing_count,
+    estimated_count, slot_kwh, versions)
+SELECT gsrn, day, (sum(w)::numeric / 1000)::numeric(18, 3),
+       (coalesce(sum(w) FILTER (WHERE band = 'peak'), 0)::numeric / 1000)::numeric(18, 3),
+       (coalesce(sum(w) FILTER (WHERE band = 'off_peak'), 0)::numeric / 1000)::numeric(18, 3),
+       (coalesce(sum(w) FILTER (WHERE band = 'super_peak'), 0)::numeric / 1000)::numeric(18, 3),
+       'PT15M', count(*), count(*), 0, 0,
+       array_agg((w::numeric / 1000)::numeric(18, 3) ORDER BY slot), count(*)
+FROM v GROUP BY gsrn, day
 """
 
 
@@ -133,6 +172,7 @@ def _bench(spec: BenchSpec, url: str, progress: Callable[[str], None]) -> str:
     cfg = settings()
     start, end = local_midnight_utc(period.start), local_midnight_utc(period.end)
     n = spec.metering_points
+    bands = list(band_table(cfg.bands))
     with connect(url, autocommit=True) as conn:
         conn.execute("SET client_min_messages = warning")
         if spec.reuse:
@@ -141,27 +181,35 @@ def _bench(spec: BenchSpec, url: str, progress: Callable[[str], None]) -> str:
             n = _count(conn, "SELECT count(*) FROM metering_point")
         else:
             started = time.perf_counter()
-            _generate(conn, n, start, end, progress)
-        readings = _count(conn, "SELECT count(*) FROM metering_data")
+            _generate(conn, n, start, end, cfg.timezone, bands, progress)
+        readings = _count(
+            conn,
+            f"SELECT sum({BLOCK_VERSIONS_SQL.format(q='quality')}) FROM metering_block"
+            " WHERE day_start >= %s AND day_start < %s",
+            (start, end),
+        )
         generate_s = time.perf_counter() - started
-        progress(f"bench: {readings} readings generated in {generate_s:.1f} s; refreshing …")
+        progress(f"bench: {readings} readings generated in {generate_s:.1f} s; checking …")
+        # The generated summaries must be what ingest computes: recompute a sample of days
+        # (the first, the DST day if any, the last; three metering points) from the blocks.
+        sample = _sample_days(conn, n)
+        with conn.transaction():
+            differ = recompute_days(conn, sample, tz=cfg.timezone, bands=bands)
+        if differ:
+            raise RuntimeError(
+                f"{differ} of {len(sample)} generated summaries differ from ingest's"
+            )
 
-        def timed_refresh() -> float:
+        def timed_refresh() -> tuple[float, int]:
             started = time.perf_counter()
             with conn.transaction():
-                refresh_period(
-                    conn,
-                    period.start,
-                    period.end,
-                    tz=cfg.timezone,
-                    bands=list(band_table(cfg.bands)),
+                changed = refresh_period(
+                    conn, period.start, period.end, tz=cfg.timezone, bands=bands
                 )
-            return time.perf_counter() - started
+            return time.perf_counter() - started, changed
 
-        refresh_s = timed_refresh()
-        conn.execute("ANALYZE daily_summary")
-        # What `elflow settle` pays when ingest kept the summaries current: a version count.
-        check_s = timed_refresh()
+        # What `elflow settle` pays when ingest kept the summaries current: two counts.
+        check_s, changed = timed_refresh()
 
         progress("bench: prepare (per-day charge sums) …")
         started = time.perf_counter()
@@ -188,9 +236,10 @@ def _bench(spec: BenchSpec, url: str, progress: Callable[[str], None]) -> str:
 
         progress("bench: floor scan …")
         started = time.perf_counter()
+        # every stored slot of the period, summed per metering point (the blocks' Wh)
         conn.execute(
-            """SELECT metering_point_id, sum(quantity_kwh) FROM metering_data
-               WHERE "timestamp" >= %s AND "timestamp" < %s GROUP BY 1""",
+            """SELECT metering_point_id, sum(w) FROM metering_block, unnest(wh) AS w
+               WHERE day_start >= %s AND day_start < %s GROUP BY 1""",
             (start, end),
         ).fetchall()
         floor_s = time.perf_counter() - started
@@ -202,10 +251,8 @@ def _bench(spec: BenchSpec, url: str, progress: Callable[[str], None]) -> str:
     lines = [
         f"bench settle: {n} PT15M metering points, {period.label}, {readings:,} readings",
         f"  generate data                 {generate_s:8.1f} s",
-        f"  (a) build daily summaries     {refresh_s:8.1f} s  {rate(refresh_s)}"
-        "  (the readings were generated in SQL, behind ingest's back)",
         f"  (a) refresh when current      {check_s:8.1f} s  {rate(check_s)}"
-        "  (what settle pays after ingest: two counts)",
+        f"  (what settle pays after ingest: two counts; {changed} summaries changed)",
         f"  prepare (per-day sums)        {prepare_s:8.1f} s  {rate(prepare_s)}"
         "  (settle --prepare, ahead of the close)",
         f"  settlement run (lines)        {settle_s:8.1f} s  {rate(settle_s)}  "
@@ -221,24 +268,51 @@ def _bench(spec: BenchSpec, url: str, progress: Callable[[str], None]) -> str:
     return "\n".join(lines)
 
 
-def _count(conn: Conn, query: str) -> int:
-    row = conn.execute(query).fetchone()
-    return int(row[0]) if row else 0
+def _count(conn: Conn, query: str, params: tuple[object, ...] = ()) -> int:
+    row = conn.execute(query, params).fetchone()
+    return int(row[0]) if row and row[0] is not None else 0
+
+
+def _sample_days(conn: Conn, n: int) -> list[tuple[str, date]]:
+    days = [
+        r[0]
+        for r in conn.execute(
+            """SELECT date FROM daily_summary GROUP BY date
+               ORDER BY count(*) FILTER (WHERE points_expected <> 96) DESC, date"""
+        ).fetchall()
+    ]
+    chosen = sorted({days[0], days[-1], days[len(days) // 2]} if days else set())
+    points = sorted({1, (n + 1) // 2, n})
+    return [(f"5713131{p:011d}", d) for p in points for d in chosen]
 
 
 def _generate(
-    conn: Conn, n: int, start: datetime, end: datetime, progress: Callable[[str], None]
+    conn: Conn,
+    n: int,
+    start: datetime,
+    end: datetime,
+    tz: str,
+    bands: list[str],
+    progress: Callable[[str], None],
 ) -> None:
     progress(f"bench: generating master data and prices for {n} metering points …")
     for statement in _statements(_MASTER_DATA):
         conn.execute(statement, {"n": n})
     for statement in _statements(_PRICES):
         conn.execute(statement, {"start": start, "end": end})
+    days = {
+        "tz": tz,
+        "first_day": local_date(start, tz),
+        "last_day": local_date(end, tz) - timedelta(days=1),
+        "bands": bands,
+    }
+    conn.execute(_DAYS, days)
+    conn.execute(_SLOTS, days)
     step = 500
     for first in range(1, n + 1, step):
-        conn.execute(
-            _READINGS,
-            {"first": first, "last": min(n, first + step - 1), "start": start, "end": end},
-        )
-        progress(f"bench: readings for {min(n, first + step - 1)}/{n} metering points")
-    conn.execute("ANALYZE metering_data")
+        span = {"first": first, "last": min(n, first + step - 1), "end": end, **days}
+        conn.execute(_BLOCKS_AND_SUMMARIES, span)
+        progress(f"bench: blocks and summaries for {min(n, first + step - 1)}/{n} metering points")
+    conn.execute("DROP TABLE bench_slot, bench_day")
+    conn.execute("ANALYZE metering_block")
+    conn.execute("ANALYZE daily_summary")

@@ -3,12 +3,16 @@
 The same generated readings (PT15M, one DataHub transaction per metering point and day, ids
 shaped like DataHub's 36-character mRIDs) are written into
 
-- `metering_data` as migrated (text ids on every row, numeric quantity, text quality);
+- the day blocks as migrated (`metering_block`, migration 0031: one row per transaction and
+  local day, an int8[] of Wh, one quality character per slot, the text ids and times once per
+  row; `metering_data` is a view over it);
+- the row layout before 0031 (one row per reading: text ids on every row, numeric quantity,
+  text quality), the "before" figure;
 - compact rows: one row per reading with the GSRN as bigint, the quantity in integer Wh, the
   quality as a small code and a 4-byte key of a transaction table that holds the message id,
   transaction id, created and received time once per transaction;
-- day blocks: one row per transaction and day, quantities as an int8[] of Wh (NULL = missing)
-  and one quality byte per slot, with the same transaction table.
+- day blocks keyed into the transaction table: as migrated, but a 4-byte key instead of the ids
+  (what a further step would save).
 
 Each candidate is a hypertable with monthly chunks and only the (metering point, time) index.
 Bytes = heap + indexes + TOAST of every chunk (hypertable_size), divided by the readings; the
@@ -35,9 +39,9 @@ CROSS JOIN generate_series(%(start)s::timestamptz, %(last_day)s::timestamptz, in
 """
 
 # Quantities 0.000–1.999 kWh varying by point and slot; every 50th slot estimated (A03).
-_TODAY = """
-INSERT INTO metering_data (metering_point_id, "timestamp", resolution, quantity_kwh, quality,
-                           source_message_id, transaction_id, created_at, received_at)
+_BEFORE = """
+INSERT INTO bench_before (metering_point_id, "timestamp", resolution, quantity_kwh, quality,
+                          source_message_id, transaction_id, created_at, received_at)
 SELECT '5713131' || lpad(t.point::text, 11, '0'), t.day + k * interval '15 minutes', 'PT15M',
        ((t.point * 37 + k) %% 2000) / 1000.0, CASE WHEN k %% 50 = 0 THEN 'A03' ELSE 'A04' END,
        t.message_id, t.transaction_id, t.created_at, t.received_at
@@ -45,7 +49,28 @@ FROM bench_txn t CROSS JOIN generate_series(0, 95) k
 WHERE t.point BETWEEN %(first)s AND %(last)s
 """
 
+_MIGRATED = """
+INSERT INTO metering_block (metering_point_id, day_start, resolution, wh, quality,
+                            source_message_id, transaction_id, created_at, received_at)
+SELECT '5713131' || lpad(t.point::text, 11, '0'), t.day, 'PT15M',
+       array_agg((t.point * 37 + k) %% 2000 ORDER BY k),
+       string_agg(CASE WHEN k %% 50 = 0 THEN '3' ELSE '4' END, '' ORDER BY k),
+       t.message_id, t.transaction_id, t.created_at, t.received_at
+FROM bench_txn t CROSS JOIN generate_series(0, 95) k
+WHERE t.point BETWEEN %(first)s AND %(last)s
+GROUP BY t.id, t.day, t.point, t.message_id, t.transaction_id, t.created_at, t.received_at
+"""
+
 _LAYOUTS = """
+CREATE TABLE bench_before (
+    metering_point_id text NOT NULL CHECK (metering_point_id ~ '^[0-9]{18}$'),
+    "timestamp" timestamptz NOT NULL, resolution text NOT NULL,
+    quantity_kwh numeric(18, 3) CHECK (quantity_kwh >= 0), quality text NOT NULL,
+    source_message_id text NOT NULL, transaction_id text NOT NULL,
+    created_at timestamptz NOT NULL, received_at timestamptz NOT NULL DEFAULT now());
+SELECT create_hypertable('bench_before', by_range('timestamp', INTERVAL '1 month'),
+                         create_default_indexes => false);
+CREATE INDEX ON bench_before (metering_point_id, "timestamp", created_at DESC);
 ALTER TABLE bench_txn ADD PRIMARY KEY (id);
 CREATE UNIQUE INDEX ON bench_txn (message_id, transaction_id);
 CREATE TABLE bench_row (
@@ -85,7 +110,8 @@ GROUP BY t.id, t.day, t.point
 class StoreFigures:
     readings: int
     transactions: int
-    bytes_today: int
+    bytes_before: int
+    bytes_migrated: int
     bytes_rows: int
     bytes_blocks: int
     bytes_transactions: int
@@ -106,10 +132,10 @@ def bench_store(points: int, days: int, start: date) -> StoreFigures:
         step = 200
         for first in range(1, points + 1, step):
             span = {"first": first, "last": min(points, first + step - 1)}
-            for insert in (_TODAY, _ROWS, _BLOCKS):
+            for insert in (_BEFORE, _MIGRATED, _ROWS, _BLOCKS):
                 conn.execute(insert, span)
         conn.execute("VACUUM ANALYZE")
-        readings = _one(conn, "SELECT count(*) FROM metering_data")
+        readings = _one(conn, "SELECT count(*) FROM bench_before")
         read_ms = {
             name: (_ms(conn, sql + where, {"point": points // 2}), _ms(conn, sql, {}))
             for name, (sql, where) in _READS.items()
@@ -117,7 +143,8 @@ def bench_store(points: int, days: int, start: date) -> StoreFigures:
         return StoreFigures(
             readings=readings,
             transactions=_one(conn, "SELECT count(*) FROM bench_txn"),
-            bytes_today=_one(conn, "SELECT hypertable_size('metering_data')"),
+            bytes_before=_one(conn, "SELECT hypertable_size('bench_before')"),
+            bytes_migrated=_one(conn, "SELECT hypertable_size('metering_block')"),
             bytes_rows=_one(conn, "SELECT hypertable_size('bench_row')"),
             bytes_blocks=_one(conn, "SELECT hypertable_size('bench_block')"),
             bytes_transactions=_one(conn, "SELECT pg_total_relation_size('bench_txn')"),
@@ -128,7 +155,11 @@ def bench_store(points: int, days: int, start: date) -> StoreFigures:
 
 # Each layout's readings summed: all of them, and (with the WHERE part) one metering point's.
 _READS = {
-    "today": (
+    "before": (
+        "SELECT count(*), sum(quantity_kwh) FROM bench_before",
+        " WHERE metering_point_id = '5713131' || lpad(%(point)s::text, 11, '0')",
+    ),
+    "migrated": (
         "SELECT count(*), sum(quantity_kwh) FROM metering_data",
         " WHERE metering_point_id = '5713131' || lpad(%(point)s::text, 11, '0')",
     ),
@@ -163,13 +194,16 @@ def print_store(points: int, days: int, figures: StoreFigures) -> None:
         f"bench store: {figures.readings} readings ({points} PT15M metering points × {days} "
         f"days, {figures.transactions} transactions), {figures.seconds:.0f} s"
     )
-    print(f"  metering_data as migrated:            {figures.bytes_today / n:7.1f} bytes/reading")
+    print(f"  rows as before 0031:                  {figures.bytes_before / n:7.1f} bytes/reading")
+    print(
+        f"  day blocks as migrated (0031):        {figures.bytes_migrated / n:7.1f} bytes/reading"
+    )
     print(
         f"  compact rows (bigint GSRN, Wh, key):  {figures.bytes_rows / n:7.1f} bytes/reading "
         f"+ {per_txn:.1f} for the transaction table = {(figures.bytes_rows / n + per_txn):.1f}"
     )
     print(
-        f"  day blocks (int8[] Wh, quality bytes): {figures.bytes_blocks / n:6.1f} bytes/reading "
+        f"  day blocks with a transaction key:    {figures.bytes_blocks / n:7.1f} bytes/reading "
         f"+ {per_txn:.1f} for the transaction table = {(figures.bytes_blocks / n + per_txn):.1f}"
     )
     print(
