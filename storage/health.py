@@ -2,10 +2,8 @@
 
 `reachable` opens a fresh connection with a short timeout (a readiness probe must not hang on a
 dead server); `newest_reading_start` finds the start of the newest reading without scanning
-`metering_data`: the newest local date comes from `daily_summary`'s date index, then one
-backward index probe per metering point of that date. It reads only what the ingest role may
-read, and only through `metering_data` and `daily_summary`, so it keeps working when
-`metering_data` becomes a view.
+`metering_data` (a view over day blocks): the newest local date comes from `daily_summary`'s
+date index, then only that day's blocks are read. It reads only what the ingest role may read.
 """
 
 from __future__ import annotations
@@ -18,17 +16,15 @@ from storage.db import Conn, Job, failure_line, url_for
 
 _NEWEST_DATE = "SELECT max(date) FROM daily_summary"
 
-# Every reading of local date D starts at or after D's local midnight (`since`), so each
-# metering point of D costs one backward probe of metering_data_point_time_idx in one chunk.
+# Every reading of local date D lies in a day block whose day_start is D's local midnight
+# (`since`): one probe of metering_block_point_day_idx per metering point summarised on D, and
+# only those blocks unpacked (block_readings, the same definition the metering_data view uses).
 _NEWEST_READING = """
-SELECT max(newest.ts)
+SELECT max(r."timestamp")
   FROM daily_summary s
- CROSS JOIN LATERAL (
-       SELECT m."timestamp" AS ts
-         FROM metering_data m
-        WHERE m.metering_point_id = s.metering_point_id AND m."timestamp" >= %(since)s
-        ORDER BY m."timestamp" DESC
-        LIMIT 1) AS newest
+  JOIN metering_block b
+    ON b.metering_point_id = s.metering_point_id AND b.day_start = %(since)s
+ CROSS JOIN LATERAL block_readings(b.day_start, b.resolution, b.wh, b.quality) r
  WHERE s.date = %(day)s
 """
 
@@ -53,7 +49,7 @@ def newest_reading_date(conn: Conn) -> date | None:
 
 
 def newest_reading_start(conn: Conn, day: date, since: datetime) -> datetime | None:
-    """The start of the newest reading of local date `day`; `since` is that day's first UTC
-    instant (calendar.local_midnight_utc), which bounds each index probe to one day."""
+    """The start of the newest reading of local date `day`; `since` is that day's local midnight
+    as a UTC instant (calendar.local_midnight_utc), the day_start of its blocks."""
     row = conn.execute(_NEWEST_READING, {"day": day, "since": since}).fetchone()
     return row[0] if row else None
