@@ -113,6 +113,19 @@ def _ops(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     )
     stack.add_argument("action", choices=["up", "down", "status", "install", "env"])
 
+    exporter = _command(
+        sub,
+        "exporter",
+        "serve the latest settlement runs' status to Prometheus (as elflow_grafana)",
+        "exporter:run",
+    )
+    exporter.add_argument(
+        "--address", default="127.0.0.1", help="bind address (default: %(default)s)"
+    )
+    exporter.add_argument(
+        "--port", type=int, default=9484, help="port of /metrics (default: %(default)s)"
+    )
+
     bench = _group(sub, "bench", "benchmarks that print figures")
     ingest = _command(
         bench, "ingest", "end-to-end ingest against raw COPY, RSS", "handlers_ops:bench_ingest"
@@ -162,6 +175,22 @@ def _ingest(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     flow = _group(sub, "flow", "the ingest dataflow")
     run = _command(flow, "run", "run the Bytewax ingest flow (recovery on)", "handlers_ingest:run")
     _flow_options(run)
+    run.set_defaults(processes=None)  # 1, or as many as --addresses names
+    run.add_argument(
+        "--topic",
+        help="readings topic (default: ELFLOW_READINGS_TOPIC); dead letters go to "
+        "<topic>.deadletter unless ELFLOW_DEADLETTER_TOPIC is set",
+    )
+    run.add_argument(
+        "--addresses",
+        help="host:port,… of every process of a cluster spanning machines "
+        "(default: ELFLOW_FLOW_ADDRESSES); this command starts one of them",
+    )
+    run.add_argument(
+        "--process-id",
+        type=int,
+        help="which of --addresses this is (default: ELFLOW_FLOW_PROCESS_ID)",
+    )
 
     reset = _command(
         flow,

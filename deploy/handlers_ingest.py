@@ -5,7 +5,10 @@ from __future__ import annotations
 import argparse
 import signal
 import time
+from pathlib import Path
 from types import FrameType
+
+PROGRESS_SECONDS = 5.0  # how often `flow run` prints a progress line on a terminal
 
 
 def feed(args: argparse.Namespace) -> int:
@@ -32,19 +35,49 @@ def feed(args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from flows.runner import start_flow
+    """Start the flow, print a start line, progress on a terminal, and a summary at the end."""
+    import shutil
+    import sys
+    import tempfile
+
+    from flows.runner import launch
+    from flows.stats import progress_line, read_counts, summary_line
+    from schemas.cluster import parse_addresses, plan_cluster
     from schemas.settings import settings
 
-    procs = start_flow(settings(), processes=args.processes, until_end=args.until_end)
+    cfg = settings()
+    if args.topic:
+        dead = cfg.deadletter_topic
+        if "deadletter_topic" not in cfg.model_fields_set:
+            dead = f"{args.topic}.deadletter"
+        cfg = cfg.model_copy(update={"readings_topic": args.topic, "deadletter_topic": dead})
+    addresses = parse_addresses(args.addresses) if args.addresses else cfg.flow_address_list()
+    process_id = args.process_id if args.process_id is not None else cfg.flow_process_id
+    plan = plan_cluster(args.processes, addresses, process_id)
 
-    def stop(signum: int, _frame: FrameType | None) -> None:
-        for proc in procs:
-            proc.send_signal(signum)
+    stats_dir = Path(tempfile.mkdtemp(prefix="elflow-flow-"))
+    try:
+        started = launch(cfg, plan, until_end=args.until_end, stats_dir=stats_dir)
+        print(started.start_line(), flush=True)
 
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    codes = [proc.wait() for proc in procs]
-    return max(codes)
+        def stop(signum: int, _frame: FrameType | None) -> None:
+            for proc in started.procs:
+                proc.send_signal(signum)
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        on_terminal = sys.stdout.isatty()
+        next_progress = time.monotonic() + PROGRESS_SECONDS
+        while any(proc.poll() is None for proc in started.procs):
+            time.sleep(0.2)
+            if on_terminal and time.monotonic() >= next_progress:
+                print(progress_line(read_counts(started.stats_files)), flush=True)
+                next_progress += PROGRESS_SECONDS
+        codes = [proc.wait() for proc in started.procs]
+        print(summary_line(read_counts(started.stats_files)), flush=True)
+        return max(codes)
+    finally:
+        shutil.rmtree(stats_dir, ignore_errors=True)
 
 
 def reset_offsets(args: argparse.Namespace) -> int:

@@ -46,8 +46,28 @@ def db_roles(args: argparse.Namespace) -> int:
     return 0
 
 
+def is_checkout(directory: Path) -> bool:
+    return (directory / "pyproject.toml").is_file() and (directory / "deploy/stack.sh").is_file()
+
+
+def stack_root(cwd: Path, module_dir: Path = STACK_SCRIPT.parent) -> Path:
+    """The checkout whose local stack `elflow stack` manages: the one around the current
+    directory, else the one this module lives in (an editable install). The stack's state
+    (.local/, .venv) belongs to a checkout; an installed copy of stack.sh would look for it in
+    site-packages and report a running stack as stopped."""
+    for directory in (cwd, *cwd.parents):
+        if is_checkout(directory):
+            return directory
+    if is_checkout(module_dir.parent):
+        return module_dir.parent
+    raise ConfigError(
+        "elflow stack manages the local stack of a checkout of elflow: run it inside one"
+    )
+
+
 def stack(args: argparse.Namespace) -> int:
-    return subprocess.call([str(STACK_SCRIPT), args.action])
+    root = stack_root(Path.cwd().resolve())
+    return subprocess.call(["bash", str(root / "deploy/stack.sh"), args.action])
 
 
 def bench_ingest(args: argparse.Namespace) -> int:

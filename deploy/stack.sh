@@ -39,7 +39,7 @@ as_pg() {
 install_debian_packages() {
     local need=()
     for pkg in postgresql-15 postgresql-server-dev-15 postgresql-client-15 cmake gcc make dpkg-dev libssl-dev \
-               poppler-utils; do
+               poppler-utils prometheus; do
         dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
     done
     if [ ${#need[@]} -gt 0 ]; then
@@ -48,6 +48,8 @@ install_debian_packages() {
         DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
     fi
     # Debian's package creates (and starts) a default cluster on 5432; elflow never uses it.
+    # prometheus brings promtool, which checks and unit-tests deploy/prometheus/ (the tests
+    # start their own Prometheus on loopback; the package's service is not used).
 }
 
 timescaledb_installed() {

@@ -9,7 +9,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from schemas.errors import ElflowError
@@ -26,6 +26,15 @@ LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 def configure_logging(level: int = logging.INFO) -> None:
     """Log to stderr in LOG_FORMAT (replacing any earlier configuration of the root logger)."""
     logging.basicConfig(level=level, format=LOG_FORMAT, stream=sys.stderr, force=True)
+
+
+def _default_data_dir() -> Path:
+    """`.local` of the checkout when running from one (where deploy/stack.sh keeps its state),
+    else of the working directory at load; resolved to an absolute path either way."""
+    checkout = Path(__file__).resolve().parents[1]
+    if (checkout / "pyproject.toml").is_file() and (checkout / "deploy" / "stack.sh").is_file():
+        return checkout / ".local"
+    return Path.cwd() / ".local"
 
 
 class ConfigError(ElflowError):
@@ -52,13 +61,23 @@ class Settings(BaseSettings):
     readings_topic: str = "datahub.rsm012"
     deadletter_topic: str = "datahub.rsm012.deadletter"
     masterdata_topic: str = "datahub.masterdata"  # RSM-022; ".events"/".deadletter" beside it
-    recovery_dir: Path = Path(".local/recovery")
+    # Where the flows keep state on disk (issue 14): absolute after loading; by default `.local`
+    # of the checkout this code runs from, else of the working directory (/var/lib/elflow in the
+    # image). A relative ELFLOW_RECOVERY_DIR lies under it; the store must be on a persistent
+    # volume (flows.store).
+    data_dir: Path = Field(default_factory=lambda: _default_data_dir())
+    recovery_dir: Path = Path("recovery")
+    # The ingest flow's Bytewax cluster across machines (schemas.cluster): every process's
+    # host:port, comma-separated, and which of them this one is.
+    flow_addresses: str = ""
+    flow_process_id: int | None = Field(default=None, ge=0)
+    # Set by flows.runner for its worker processes: where a worker writes its counts (flows.stats).
+    flow_stats_file: Path | None = None
     # The EN 16931 rules UBL validation runs (settlement.ubl_artefacts); None: share/elflow/en16931
     # of the Python environment, where `python -m deploy.ubl_rules` puts them.
     ubl_rules_dir: Path | None = None
     metrics_port: int = 9464
-    # Where /metrics, /healthz and /readyz listen (flows.health); the container image sets 0.0.0.0.
-    metrics_address: str = Field(default="127.0.0.1", min_length=1, max_length=253)
+    metrics_address: str = "127.0.0.1"  # bind address of /metrics (issue 14; the image: 0.0.0.0)
     timezone: str = "Europe/Copenhagen"
     # Community edition only: `elflow db migrate` sets a policy compressing metering_block's
     # chunks older than this (storage.compression); late corrections into them still work.
@@ -157,6 +176,28 @@ class Settings(BaseSettings):
         if not value.startswith(("postgresql://", "postgres://")) and "=" not in value:
             raise ValueError("must be a postgresql:// URL or a libpq key=value string")
         return value
+
+    @field_validator("flow_addresses")
+    @classmethod
+    def _cluster_addresses(cls, value: str) -> str:
+        from schemas.cluster import ClusterError, parse_addresses
+
+        try:
+            return ",".join(parse_addresses(value))
+        except ClusterError as exc:
+            raise ValueError(f"{exc} (expected host:port,host:port,…)") from None
+
+    @model_validator(mode="after")
+    def _absolute_paths(self) -> Settings:
+        """Resolve the data directory once, so the working directory never moves a store."""
+        self.data_dir = self.data_dir.expanduser().resolve()
+        self.recovery_dir = (self.data_dir / self.recovery_dir.expanduser()).resolve()
+        return self
+
+    def flow_address_list(self) -> tuple[str, ...]:
+        from schemas.cluster import parse_addresses
+
+        return parse_addresses(self.flow_addresses)
 
     @field_validator("kafka_config", mode="before")
     @classmethod
