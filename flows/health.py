@@ -30,7 +30,7 @@ from pathlib import Path
 
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 
 from schemas.errors import ElflowError
 from schemas.printable import escape
@@ -107,12 +107,15 @@ def one_line(text: object, limit: int = 300) -> str:
 
 
 def respond(
-    path: str, ready: Callable[[], list[str]], extra: Mapping[str, Callable[[], Response]]
+    path: str,
+    ready: Callable[[], list[str]],
+    extra: Mapping[str, Callable[[], Response]],
+    registry: CollectorRegistry = REGISTRY,
 ) -> Response:
     """The answer to GET `path` (the query string is ignored)."""
     route = path.split("?", 1)[0]
     if route == "/metrics":
-        return Response(200, generate_latest(REGISTRY), CONTENT_TYPE_LATEST)
+        return Response(200, generate_latest(registry), CONTENT_TYPE_LATEST)
     if route == "/healthz":
         return Response(200, b"ok\n")
     if route == "/readyz":
@@ -137,16 +140,18 @@ def serve(
     extra: Mapping[str, Callable[[], Response]] | None = None,
     name: str = "metrics",
     settings_named: str = "ELFLOW_METRICS_ADDRESS, ELFLOW_METRICS_PORT",
+    registry: CollectorRegistry = REGISTRY,
 ) -> ThreadingHTTPServer | None:
-    """Serve the endpoints on address:port in a daemon thread (port 0: nothing; returns None).
-    A port that cannot be bound raises ElflowError naming both settings."""
+    """Serve the endpoints on address:port in a daemon thread (port 0: nothing; returns None),
+    /metrics from `registry`. A port that cannot be bound raises ElflowError naming both
+    settings."""
     if not port:
         return None
     routes = dict(extra or {})
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
-            answer = respond(self.path, ready, routes)
+            answer = respond(self.path, ready, routes, registry)
             self.send_response(answer.status)
             self.send_header("Content-Type", answer.content_type)
             self.send_header("Content-Length", str(len(answer.body)))

@@ -9,7 +9,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from prometheus_client import REGISTRY
+from prometheus_client import REGISTRY, CollectorRegistry, Gauge
 
 from flows import health, metrics
 from flows.health import Readiness, Response, RetryLoops, recovery_check, respond
@@ -33,6 +33,14 @@ def test_metrics_healthz_and_readyz_are_routed_and_other_paths_are_404() -> None
         answer = respond(path, _ready, {})
         assert answer.status == 404, path
         assert b"elflow_" not in answer.body
+
+
+def test_metrics_come_from_the_registry_given() -> None:
+    own = CollectorRegistry()
+    Gauge("elflow_test_own_gauge", "a gauge of this test", registry=own).set(7)
+    body = respond("/metrics", _ready, {}, own).body
+    assert b"elflow_test_own_gauge 7.0" in body
+    assert b"elflow_documents_consumed_total" not in body
 
 
 def test_readyz_is_503_with_one_line_per_failed_check() -> None:
