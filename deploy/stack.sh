@@ -289,7 +289,9 @@ case "${1:-up}" in
     down) stop_broker; stop_pg ;;
     restart-broker) stop_broker; start_broker ;;
     restart-db) stop_pg; start_pg; ensure_roles ;;
+    stop-db) stop_pg ;;
+    start-db) start_pg; ensure_roles ;;
     status) status ;;
     env) print_env ;;
-    *) die "usage: deploy/stack.sh install|up|down|status|env|restart-broker|restart-db" ;;
+    *) die "usage: deploy/stack.sh install|up|down|status|env|restart-broker|restart-db|stop-db|start-db" ;;
 esac

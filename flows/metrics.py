@@ -1,10 +1,29 @@
-"""Prometheus metrics of the ingest flow (served over HTTP by each flow process)."""
+"""Prometheus metrics of the ingest flow, served with /healthz and /readyz by each flow process
+on ELFLOW_METRICS_ADDRESS:port (flows.health).
+
+Two gauges are filled at start-up instead of waiting for the first batch: the consumer lag of
+each partition as soon as the source knows where it resumes (`observe_resume`, from
+flows.source), and the newest reading already in the database (a background thread that asks
+until the database answers or the sink has written something newer).
+"""
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
 
-from prometheus_client import Counter, Gauge, Histogram, start_http_server
+import psycopg
+from prometheus_client import Counter, Gauge, Histogram
+
+from flows import health
+from flows.health import one_line
+from schemas.calendar import local_midnight_utc
+from schemas.settings import Settings, settings
+from storage.db import DatabaseUnavailable, connect
+from storage.health import newest_reading_date, newest_reading_start
+
+log = logging.getLogger(__name__)
 
 DOCUMENTS_CONSUMED = Counter(
     "elflow_documents_consumed_total", "Kafka messages (DataHub documents) read by the flow"
@@ -56,9 +75,60 @@ def observe_newest_reading(unix_seconds: float) -> None:
 
 
 def serve(port: int) -> None:
-    """Expose /metrics on 127.0.0.1:port (0 = don't serve)."""
-    if port:
-        start_http_server(port, addr="127.0.0.1")
+    """Serve /metrics, /healthz and /readyz on ELFLOW_METRICS_ADDRESS:port (0 = don't serve) and
+    fill the newest-reading gauge from the database in the background."""
+    if not port:
+        return
+    cfg = settings()
+    health.serve(cfg.metrics_address, port, health.flow_readiness(cfg, {"offsets": offset_alarms}))
+    threading.Thread(
+        target=fill_newest_reading, args=(cfg,), daemon=True, name="newest-reading"
+    ).start()
+
+
+def offset_alarms() -> str | None:
+    """Readiness: no offset alarm is raised (flows.source stops reading on one)."""
+    raised = [
+        f"{sample.labels['topic']}[{sample.labels['partition']}]"
+        for metric in OFFSET_ALARM.collect()
+        for sample in metric.samples
+        if sample.value
+    ]
+    return f"offset alarm on {', '.join(sorted(raised))}" if raised else None
+
+
+def newest_in_database(cfg: Settings) -> float | None:
+    """The start of the newest reading stored (Unix seconds), None when there is none."""
+    with connect(job="ingest") as conn:
+        day = newest_reading_date(conn)
+        if day is None:
+            return None
+        newest = newest_reading_start(conn, day, local_midnight_utc(day, cfg.timezone))
+    return newest.timestamp() if newest is not None else None
+
+
+def fill_newest_reading(cfg: Settings, retry_seconds: float = 5.0) -> None:
+    """Set the newest-reading gauge from the database; while the database does not answer, try
+    again every `retry_seconds` until it does or the sink has written a reading."""
+    while not _newest_seen:
+        try:
+            newest = newest_in_database(cfg)
+        except (DatabaseUnavailable, psycopg.OperationalError) as exc:
+            log.warning("newest reading not read at start (%s); trying again", one_line(exc))
+            time.sleep(retry_seconds)
+            continue
+        except psycopg.Error as exc:
+            log.error("newest reading not read at start: %s", one_line(exc))
+            return
+        if newest is not None:
+            observe_newest_reading(newest)
+        return
+
+
+def observe_resume(topic: str, partition: int, resume: int, high: int) -> None:
+    """The source resumes `partition` at offset `resume`; the broker's log ends at `high`."""
+    CONSUMER_LAG.labels(topic, str(partition)).set(max(0, high - resume))
+    TRACKER.record(topic, partition, resume - 1)
 
 
 class OffsetTracker:

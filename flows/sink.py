@@ -29,7 +29,7 @@ import psycopg
 from bytewax.outputs import FixedPartitionedSink, StatefulSinkPartition
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 
-from flows import metrics
+from flows import health, metrics
 from flows.parse import Item
 from schemas.bands import band_table
 from schemas.printable import escape
@@ -190,14 +190,18 @@ class RetryingConnection:
             try:
                 if self._conn is None or self._conn.closed:
                     self._conn = connect(job=self._job)
-                return write(self._conn)
+                result = write(self._conn)
+                health.RETRIES.leave(self)
+                return result
             except Exception as exc:
                 kind = classify_failure(exc, self._conn)
                 if kind == "rejected":
+                    health.RETRIES.leave(self)
                     raise RejectedBatch(exc) from exc
                 if time.monotonic() > deadline:
                     raise
                 what = "database unavailable" if kind == "connection" else "transaction aborted"
+                health.RETRIES.enter(self, f"{self._job} writer: {what}")
                 log.warning("%s (%s); retrying in %.1f s", what, describe_error(exc), delay)
                 if kind == "connection":
                     self.close()

@@ -269,5 +269,6 @@ class GuardedKafkaSource(FixedPartitionedSource[Any, dict[str, Any]]):
         if not _HALTED.is_set():
             metrics.OFFSET_ALARM.labels(topic, str(partition)).set(0)
         offset = state.offset if state.offset is not None and state.offset >= 0 else None
+        metrics.observe_resume(topic, partition, low if offset is None else offset, high)
         inner = self._inner.build_part(step_id, for_part, offset)
         return _GuardedPartition(inner, topic, partition, state, self._until_end)

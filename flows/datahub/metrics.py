@@ -1,14 +1,17 @@
-"""Prometheus metrics of the DataHub connector and its `/health` endpoint (both on
-ELFLOW_DATAHUB_METRICS_PORT, loopback)."""
+"""Prometheus metrics of the DataHub connector and its health endpoints (flows.health, on
+ELFLOW_METRICS_ADDRESS:ELFLOW_DATAHUB_METRICS_PORT)."""
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, generate_latest
+from prometheus_client import Counter, Gauge
+
+from flows import health
+from flows.health import Response
+from schemas.settings import settings
 
 PEEKED = Counter("elflow_datahub_peeked_total", "Documents peeked", ["category"])
 PUBLISHED = Counter(
@@ -34,31 +37,25 @@ SENT = Counter("elflow_datahub_requests_total", "Requests answered by DataHub", 
 
 
 def serve(port: int, healthy: Callable[[], tuple[bool, str]]) -> ThreadingHTTPServer | None:
-    """/metrics and /health (200 "ok", or 503 with the reason) on 127.0.0.1:port; 0 = off."""
-    if not port:
-        return None
+    """/metrics, /healthz, /readyz and /health (200 "ok", or 503 with the reason; the same check
+    as /readyz) on ELFLOW_METRICS_ADDRESS:port (flows.health); 0 = off."""
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            if self.path == "/metrics":
-                status, body, kind = 200, generate_latest(), CONTENT_TYPE_LATEST
-            elif self.path == "/health":
-                ok, why = healthy()
-                status, body, kind = (200 if ok else 503), why.encode(), "text/plain"
-            else:
-                status, body, kind = 404, b"", "text/plain"
-            self.send_response(status)
-            self.send_header("Content-Type", kind)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+    def ready() -> list[str]:
+        ok, why = healthy()
+        return [] if ok else [why]
 
-        def log_message(self, format: str, *args: object) -> None:
-            pass
+    def legacy() -> Response:
+        ok, why = healthy()
+        return Response(200 if ok else 503, why.encode())
 
-    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True, name="datahub-metrics").start()
-    return server
+    return health.serve(
+        settings().metrics_address,
+        port,
+        ready,
+        extra={"/health": legacy},
+        name="datahub-metrics",
+        settings_named="ELFLOW_METRICS_ADDRESS, ELFLOW_DATAHUB_METRICS_PORT",
+    )
 
 
 class Health:
