@@ -93,3 +93,22 @@ def deadletters_replay(args: argparse.Namespace) -> int:
         print("master data: ", end="")
         mp_replay(args)
     return 0 if fixed == len(outcomes) else 1
+
+
+def bench_idle(args: argparse.Namespace) -> int:
+    from deploy.bench.service import bench_idle as run
+    from deploy.bench.service import print_idle
+
+    print_idle(run(args.metering_points, float(args.seconds)))
+    return 0
+
+
+def bench_memory(args: argparse.Namespace) -> int:
+    from datetime import date
+
+    from deploy.bench.service import bench_memory as run
+    from deploy.bench.service import print_memory, quiet_spec
+
+    spec = quiet_spec(args.metering_points, args.days, date(2026, 10, 1))
+    print_memory(spec, run(spec, args.processes), args.processes)
+    return 0
