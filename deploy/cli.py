@@ -122,7 +122,10 @@ def _ops(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     ingest.add_argument("--start", type=_day, default=date(2026, 10, 1))
     ingest.add_argument("--processes", type=_positive, default=1)
     idle = _command(
-        bench, "idle", "a caught-up flow: idle CPU, latency, stop time", "handlers_ingest:bench_idle"
+        bench,
+        "idle",
+        "a caught-up flow: idle CPU, latency, stop time",
+        "handlers_ingest:bench_idle",
     )
     idle.add_argument("--metering-points", type=_positive, default=200)
     idle.add_argument("--seconds", type=_positive, default=10)

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import signal
 import time
-from types import FrameType
 
 
 def feed(args: argparse.Namespace) -> int:
@@ -33,18 +31,12 @@ def feed(args: argparse.Namespace) -> int:
 
 def run(args: argparse.Namespace) -> int:
     from flows.runner import start_flow
+    from flows.stopping import FlowSupervisor
     from schemas.settings import settings
 
+    supervisor = FlowSupervisor()  # SIGTERM/SIGINT: forwarded; exit 0 once the flow stopped
     procs = start_flow(settings(), processes=args.processes, until_end=args.until_end)
-
-    def stop(signum: int, _frame: FrameType | None) -> None:
-        for proc in procs:
-            proc.send_signal(signum)
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    codes = [proc.wait() for proc in procs]
-    return max(codes)
+    return supervisor.wait(procs)
 
 
 def reset_offsets(args: argparse.Namespace) -> int:
