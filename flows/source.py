@@ -36,7 +36,7 @@ from typing import Any
 
 from bytewax.connectors.kafka import KafkaError, KafkaSourceMessage
 from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
-from confluent_kafka import OFFSET_BEGINNING, Consumer, Message, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, Message, TopicPartition
 from confluent_kafka import KafkaError as ConfluentError
 from confluent_kafka.admin import AdminClient
 
@@ -51,9 +51,18 @@ EXIT_OFFSET_ALARM = 3
 _OUT_OF_RANGE = frozenset({ConfluentError._AUTO_OFFSET_RESET, ConfluentError.OFFSET_OUT_OF_RANGE})
 _HALTED = threading.Event()
 _STOP = threading.Event()
-# A partition that found nothing is woken again after this long: the latency of the first
-# message after a quiet spell, traded against polling every millisecond (Bytewax's default).
-IDLE_WAKE_SECONDS = 0.25
+# A tailing partition that found nothing unassigns its consumer and asks the broker for the log
+# end every IDLE_WAKE_SECONDS (one round trip), assigning it again at the next unread offset
+# when the log has grown (librdkafka takes up to a second to fetch again after resume(), an
+# assign fetches at once): Bytewax would
+# otherwise poll every millisecond, and a broker that answers an empty fetch at once instead of
+# waiting fetch.wait.max.ms (noida) keeps the client's fetch loop spinning. Costs at most
+# IDLE_WAKE_SECONDS of latency after a quiet spell. While fetched messages are due, the
+# partition is read every FETCH_WINDOW_SECONDS.
+IDLE_WAKE_SECONDS = 0.3
+FETCH_WINDOW_SECONDS = 0.02
+WATERMARK_TIMEOUT_SECONDS = 2.0
+
 # librdkafka settings that only a consumer understands; every other client (the admin client
 # listing partitions, producers) gets the plain client settings, so librdkafka has no CONFWARN.
 CONSUMER_ONLY = frozenset(
@@ -204,20 +213,38 @@ Item = KafkaSourceMessage[bytes | None, bytes | None] | KafkaError[bytes | None,
 
 class PartitionReader:
     """One Kafka partition read by a consumer of its own (assigned, no consumer group): what the
-    client has fetched, at most `batch_size` messages at a time, without waiting."""
+    client has fetched, at most `batch_size` messages at a time, without waiting. When tailing,
+    a read that finds nothing fetched and nothing newer on the broker lets go of the partition
+    until the log grows; `wake_after` says when to read again."""
 
     def __init__(
-        self, config: dict[str, Any], topic: str, partition: int, offset: int | None, size: int
+        self,
+        config: dict[str, Any],
+        topic: str,
+        partition: int,
+        offset: int | None,
+        size: int,
+        *,
+        tail: bool,
     ) -> None:
         self._consumer = Consumer(config)
-        start = offset if offset is not None else OFFSET_BEGINNING
-        self._consumer.assign([TopicPartition(topic, partition, start)])
+        self._tp = TopicPartition(topic, partition)
+        self._next = offset if offset is not None else OFFSET_BEGINNING
+        self._assign()
         self._size = size
+        self._tail = tail
+        self._known_end = -1  # the highest log end the broker has told of
         self.ended = False
+        self.wake_after: float | None = None  # seconds; None: at once
 
     def read(self) -> list[Item]:
         """The next messages (maybe none); sets `ended` at the end of the partition when the
         consumer reports it (enable.partition.eof, --until-end)."""
+        if self._released:
+            if not self._log_grew():
+                self.wake_after = IDLE_WAKE_SECONDS
+                return []
+            self._assign()
         batch: list[Item] = []
         for message in self._consumer.consume(self._size, 0):
             error = message.error()
@@ -226,7 +253,41 @@ class PartitionReader:
                 break
             item = _source_message(message)
             batch.append(item if error is None else KafkaError(error, item))
+            offset = message.offset()
+            if error is None and offset is not None:
+                self._next = offset + 1
+        self.wake_after = None if batch or not self._tail else self._idle()
         return batch
+
+    def _position(self, low: int) -> int:
+        return self._next if self._next >= 0 else low
+
+    def _log_grew(self) -> bool:
+        """Ask the broker (one round trip) whether the log end is past what was read."""
+        try:
+            low, high = self._consumer.get_watermark_offsets(
+                self._tp, timeout=WATERMARK_TIMEOUT_SECONDS, cached=False
+            )
+        except KafkaException:
+            return True  # let the consumer meet the broker's trouble and report it
+        self._known_end = max(self._known_end, high)
+        return bool(high > self._position(low))
+
+    def _idle(self) -> float:
+        """Nothing fetched: let go, unless messages are known to be there but not fetched yet
+        (or no fetch has answered yet)."""
+        low, high = self._consumer.get_watermark_offsets(self._tp, cached=True)
+        self._known_end = max(self._known_end, high)
+        if self._known_end < 0 or self._known_end > self._position(low):
+            return FETCH_WINDOW_SECONDS
+        self._consumer.unassign()
+        self._released = True
+        return IDLE_WAKE_SECONDS
+
+    def _assign(self) -> None:
+        """Fetch from the next unread offset (the beginning when nothing was read)."""
+        self._consumer.assign([TopicPartition(self._tp.topic, self._tp.partition, self._next)])
+        self._released = False
 
     def close(self) -> None:
         self._consumer.close()
@@ -258,7 +319,6 @@ class _GuardedPartition(StatefulSourcePartition[Item, dict[str, Any]]):
         self._partition = partition
         self._state = state
         self._until_end = until_end
-        self._idle = False
 
     def next_batch(self) -> list[Item]:
         if _STOP.is_set() or self._reader.ended:
@@ -266,7 +326,6 @@ class _GuardedPartition(StatefulSourcePartition[Item, dict[str, Any]]):
         if _HALTED.is_set():
             return []
         batch = self._reader.read()
-        self._idle = not batch
         for item in batch:
             if isinstance(item, KafkaError) and item.err.code() in _OUT_OF_RANGE:
                 raise_alarm(
@@ -289,9 +348,10 @@ class _GuardedPartition(StatefulSourcePartition[Item, dict[str, Any]]):
     def next_awake(self) -> datetime | None:
         if _HALTED.is_set():
             return datetime.now(UTC) + timedelta(seconds=5)
-        if self._idle and not self._reader.ended:
-            return datetime.now(UTC) + timedelta(seconds=IDLE_WAKE_SECONDS)
-        return None  # at once: there may be more
+        wake_after = self._reader.wake_after
+        if wake_after is None or self._reader.ended:
+            return None  # at once: there may be more
+        return datetime.now(UTC) + timedelta(seconds=wake_after)
 
     def snapshot(self) -> dict[str, Any]:
         return self._state.dump()
@@ -376,5 +436,12 @@ class GuardedKafkaSource(FixedPartitionedSource[Any, dict[str, Any]]):
         if not _HALTED.is_set():
             metrics.OFFSET_ALARM.labels(topic, str(partition)).set(0)
         offset = state.offset if state.offset is not None and state.offset >= 0 else None
-        reader = PartitionReader(self._consumer_config, topic, partition, offset, self._batch_size)
+        reader = PartitionReader(
+            self._consumer_config,
+            topic,
+            partition,
+            offset,
+            self._batch_size,
+            tail=not self._until_end,
+        )
         return _GuardedPartition(reader, topic, partition, state, self._until_end)

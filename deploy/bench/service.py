@@ -126,6 +126,8 @@ class IdleFigures:
     latency_seconds: float | None
     stop_seconds: float
     exit_codes: list[int | None]
+    windows_percent: list[float]
+    publish_seconds: float
 
 
 def bench_idle(metering_points: int, seconds: float) -> IdleFigures:
@@ -141,9 +143,13 @@ def bench_idle(metering_points: int, seconds: float) -> IdleFigures:
             if not caught_up:
                 raise RuntimeError("the flow did not catch up within 300 s")
             time.sleep(2.0)  # let the last snapshot and the lag probe settle
-            before = sum(cpu_seconds(p.pid) for p in procs)
-            time.sleep(seconds)
-            cpu = sum(cpu_seconds(p.pid) for p in procs) - before
+            windows = []
+            for _ in range(max(1, round(seconds / 2))):
+                before = sum(cpu_seconds(p.pid) for p in procs)
+                time.sleep(2.0)
+                windows.append(sum(cpu_seconds(p.pid) for p in procs) - before)
+            cpu = sum(windows)
+            seconds = 2.0 * len(windows)
             # One more document while it idles: how long until it is in the database.
             extra = [
                 (m.key, m.value)
@@ -151,10 +157,12 @@ def bench_idle(metering_points: int, seconds: float) -> IdleFigures:
             ]
             sent = time.monotonic()
             publish(scratch.cfg, scratch.cfg.readings_topic, extra, partitions=2)
+            published = time.monotonic()
             arrived = wait_until(
                 lambda: processed_documents(scratch.url) >= len(messages) + len(extra), 30, 0.01
             )
-            latency = time.monotonic() - sent if arrived else None
+            latency = time.monotonic() - published if arrived else None
+            publish_seconds = published - sent
             stop_started = time.monotonic()
             for proc in procs:
                 proc.send_signal(signal.SIGTERM)
@@ -165,7 +173,16 @@ def bench_idle(metering_points: int, seconds: float) -> IdleFigures:
                 if proc.poll() is None:
                     proc.kill()
                     proc.wait()
-    return IdleFigures(len(messages), seconds, 100 * cpu / seconds, latency, stopped, codes)
+    return IdleFigures(
+        len(messages),
+        seconds,
+        100 * cpu / seconds,
+        latency,
+        stopped,
+        codes,
+        [100 * w / 2.0 for w in windows],
+        publish_seconds,
+    )
 
 
 def _wait(proc: subprocess.Popen[bytes], timeout: float) -> int | None:
@@ -182,9 +199,13 @@ def print_idle(figures: IdleFigures) -> None:
     print(f"bench idle: {figures.documents} documents caught up, {os.cpu_count()} cores")
     print(
         f"  idle CPU of the flow over {figures.seconds:.0f} s: "
-        f"{figures.cpu_percent:.1f} % of one core"
+        f"{figures.cpu_percent:.1f} % of one core "
+        f"(2-s windows: {' '.join(f'{w:.1f}' for w in figures.windows_percent)})"
     )
-    print(f"  one document sent while idle: in the database after {latency} (publish included)")
+    print(
+        f"  one document sent while idle: in the database {latency} after the producer had "
+        f"it acknowledged ({figures.publish_seconds:.2f} s to publish)"
+    )
     print(
         f"  SIGTERM to the flow's processes: stopped in {figures.stop_seconds:.1f} s, "
         f"exit codes {figures.exit_codes}"

@@ -116,6 +116,39 @@ def test_sigterm_mid_ingest_exits_0_with_offsets_at_the_database_and_a_restart_c
     assert _processed(db) == len(MESSAGES)
 
 
+def _wait_for(url: str, count: int, command: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 120
+    while _processed(url) < count:
+        assert command.poll() is None, log.read_text(errors="replace")
+        assert time.monotonic() < deadline, f"{_processed(url)} of {count} documents after 120 s"
+        time.sleep(0.05)
+
+
+def test_a_tailing_flow_that_went_quiet_reads_what_arrives_later(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, db: str
+) -> None:
+    """Idle partitions pause their consumers (flows.source): documents published after a quiet
+    spell, to both partitions, still arrive, every one."""
+    cfg = _configure(monkeypatch, tmp_path, db)
+    first, later = MESSAGES[:200], MESSAGES[200:400]
+    publish(cfg, cfg.readings_topic, first, partitions=2)
+    log = tmp_path / "run.log"
+    command = subprocess.Popen(
+        [ELFLOW, "flow", "run"], stdout=log.open("wb"), stderr=subprocess.STDOUT
+    )
+    try:
+        _wait_for(db, len(first), command, log)
+        time.sleep(1.5)  # quiet: both partitions have paused
+        publish(cfg, cfg.readings_topic, later, partitions=2)
+        _wait_for(db, len(first) + len(later), command, log)
+        command.send_signal(signal.SIGINT)
+        assert command.wait(timeout=60) == 0, log.read_text(errors="replace")
+    finally:
+        if command.poll() is None:
+            command.kill()
+    assert sum(_snapshot_offsets(cfg.recovery_dir).values()) == len(first) + len(later)
+
+
 _STUBBORN = """
 import signal, subprocess, sys, os
 from flows.stopping import FlowSupervisor
