@@ -97,6 +97,7 @@ def test_sigterm_mid_ingest_exits_0_with_offsets_at_the_database_and_a_restart_c
     output = (tmp_path / "run.log").read_text(errors="replace")
     assert code == 0, output
     assert "SIGTERM: stopping after the batch in flight" in output
+    assert "CONFWARN" not in output  # consumer-only settings reach consumers only
     stopped_at = _processed(db)
     assert 0 < stopped_at < len(MESSAGES), "stopped before or after the feed: make it longer"
     # What was in flight was written and snapshotted: the stored offsets are exactly the
