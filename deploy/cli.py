@@ -140,6 +140,20 @@ def _ops(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     ingest.add_argument("--days", type=_positive, default=7)
     ingest.add_argument("--start", type=_day, default=date(2026, 10, 1))
     ingest.add_argument("--processes", type=_positive, default=1)
+    idle = _command(
+        bench,
+        "idle",
+        "a caught-up flow: idle CPU, latency, stop time",
+        "handlers_ingest:bench_idle",
+    )
+    idle.add_argument("--metering-points", type=_positive, default=200)
+    idle.add_argument("--seconds", type=_positive, default=10)
+    memory = _command(
+        bench, "memory", "the flow's RSS through a backlog", "handlers_ingest:bench_memory"
+    )
+    memory.add_argument("--metering-points", type=_positive, default=1000)
+    memory.add_argument("--days", type=_positive, default=7)
+    memory.add_argument("--processes", type=_positive, default=1)
     store = _command(
         bench, "store", "bytes per reading of slimmer layouts", "handlers_ops:bench_store"
     )

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import signal
 import time
 from pathlib import Path
-from types import FrameType
 
 PROGRESS_SECONDS = 5.0  # how often `flow run` prints a progress line on a terminal
 
@@ -35,16 +33,19 @@ def feed(args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Start the flow, print a start line, progress on a terminal, and a summary at the end."""
+    """Start the flow, print a start line, progress on a terminal, and a summary at the end.
+    SIGTERM/SIGINT stop it like a service (flows.stopping)."""
     import shutil
     import sys
     import tempfile
 
     from flows.runner import launch
     from flows.stats import progress_line, read_counts, summary_line
+    from flows.stopping import FlowSupervisor
     from schemas.cluster import parse_addresses, plan_cluster
     from schemas.settings import settings
 
+    supervisor = FlowSupervisor()  # SIGTERM/SIGINT: forwarded; exit 0 once the flow stopped
     cfg = settings()
     if args.topic:
         dead = cfg.deadletter_topic
@@ -59,23 +60,18 @@ def run(args: argparse.Namespace) -> int:
     try:
         started = launch(cfg, plan, until_end=args.until_end, stats_dir=stats_dir)
         print(started.start_line(), flush=True)
-
-        def stop(signum: int, _frame: FrameType | None) -> None:
-            for proc in started.procs:
-                proc.send_signal(signum)
-
-        signal.signal(signal.SIGTERM, stop)
-        signal.signal(signal.SIGINT, stop)
         on_terminal = sys.stdout.isatty()
         next_progress = time.monotonic() + PROGRESS_SECONDS
-        while any(proc.poll() is None for proc in started.procs):
-            time.sleep(0.2)
+
+        def progress() -> None:
+            nonlocal next_progress
             if on_terminal and time.monotonic() >= next_progress:
                 print(progress_line(read_counts(started.stats_files)), flush=True)
                 next_progress += PROGRESS_SECONDS
-        codes = [proc.wait() for proc in started.procs]
+
+        code = supervisor.wait(started.procs, tick=progress)
         print(summary_line(read_counts(started.stats_files)), flush=True)
-        return max(codes)
+        return code
     finally:
         shutil.rmtree(stats_dir, ignore_errors=True)
 
@@ -126,3 +122,22 @@ def deadletters_replay(args: argparse.Namespace) -> int:
         print("master data: ", end="")
         mp_replay(args)
     return 0 if fixed == len(outcomes) else 1
+
+
+def bench_idle(args: argparse.Namespace) -> int:
+    from deploy.bench.service import bench_idle as run
+    from deploy.bench.service import print_idle
+
+    print_idle(run(args.metering_points, float(args.seconds)))
+    return 0
+
+
+def bench_memory(args: argparse.Namespace) -> int:
+    from datetime import date
+
+    from deploy.bench.service import bench_memory as run
+    from deploy.bench.service import print_memory, quiet_spec
+
+    spec = quiet_spec(args.metering_points, args.days, date(2026, 10, 1))
+    print_memory(spec, run(spec, args.processes), args.processes)
+    return 0

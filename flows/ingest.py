@@ -10,9 +10,11 @@ broker first (flows.source); how a failed write is handled is flows.sink.
 from __future__ import annotations
 
 import logging
+import signal
 import threading
 import time
 from collections.abc import Iterable
+from types import FrameType
 from typing import Any
 
 import bytewax.operators as op
@@ -23,7 +25,7 @@ from confluent_kafka import Consumer, TopicPartition
 from flows import metrics
 from flows.parse import Item, message_items
 from flows.sink import SINK_PARTITIONS, DatabaseSink
-from flows.source import GuardedKafkaSource
+from flows.source import GuardedKafkaSource, request_stop, stop_requested
 from schemas.printable import escape
 from schemas.settings import configure_logging, settings
 from storage.readings import DeadLetterItem
@@ -32,11 +34,27 @@ __all__ = ["CONSUMER_DEFAULTS", "SINK_PARTITIONS", "build_flow"]
 
 log = logging.getLogger("flows.ingest")
 
-# librdkafka prefetches up to 64 MB per partition by default, so the flow's memory grew with the
-# backlog until that cap; 8 MB per partition keeps it flat and still feeds the sink faster than
-# it writes. auto.offset.reset=error: a position the broker no longer has is an offset alarm
-# (flows.source), never a silent jump. ELFLOW_KAFKA_CONFIG overrides both.
-CONSUMER_DEFAULTS = {"queued.max.messages.kbytes": "8192", "auto.offset.reset": "error"}
+# librdkafka prefetches up to 64 MB per partition by default, and one fetch may bring 50 MB, so
+# the flow's memory grew with the backlog until those caps; 8 MB queued and 8 MB per fetch per
+# partition keep it flat and still feed the sink faster than it writes (on a broker that honours
+# the limits: flows.source). auto.offset.reset=error: a position the broker no longer has is an
+# offset alarm (flows.source), never a silent jump. ELFLOW_KAFKA_CONFIG overrides each. Only the
+# partitions' consumers get these (flows.source.client_only).
+CONSUMER_DEFAULTS = {
+    "queued.max.messages.kbytes": "8192",
+    "fetch.max.bytes": str(8 * 2**20),
+    "auto.offset.reset": "error",
+}
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+def _stop_on_signal(signum: int, _frame: FrameType | None) -> None:
+    """SIGTERM/SIGINT: end the input at the next batch; Bytewax then writes what is in flight,
+    snapshots and exits 0 (flows.source). Run by Python on the main thread, which Bytewax
+    gives the interpreter between steps."""
+    if not stop_requested():
+        log.info("%s: stopping after the batch in flight", signal.Signals(signum).name)
+    request_stop()
 
 
 def _watch_lag(config: dict[str, str | int | float | bool], interval: float = 5.0) -> None:
@@ -65,20 +83,15 @@ def _to_items(msg: KafkaSourceMessage[bytes | None, bytes | None]) -> Iterable[t
 
 def build_flow(until_end: bool = False) -> Dataflow:
     """The dataflow; `until_end` stops at the end of the topic instead of waiting for more."""
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, _stop_on_signal)
     configure_logging()
     cfg = settings()
     metrics.serve(cfg.metrics_port)
-    kafka_config = cfg.kafka_client_config()
-    brokers = str(kafka_config.pop("bootstrap.servers")).split(",")
     threading.Thread(target=_watch_lag, args=(cfg.kafka_client_config(),), daemon=True).start()
 
     flow = Dataflow("elflow_ingest")
-    source = GuardedKafkaSource(
-        cfg,
-        brokers,
-        {**CONSUMER_DEFAULTS, **{k: str(v) for k, v in kafka_config.items()}},
-        until_end=until_end,
-    )
+    source = GuardedKafkaSource(cfg, CONSUMER_DEFAULTS, until_end=until_end)
     messages = op.input("datahub", flow, source)
     # Broker errors arrive as KafkaError items; log them, keep going (flows.source has already
     # turned an out-of-range position into an offset alarm).

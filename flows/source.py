@@ -10,6 +10,16 @@ compares them with the broker. A mismatch is an offset alarm: one log line, the 
 status 3 when run with --until-end, or stays up (serving /metrics) when tailing. While running,
 an out-of-range fetch (the log end fell below the position) raises the same alarm, because the
 consumer runs with auto.offset.reset=error. `elflow flow reset-offsets` decides (flows.offsets).
+
+As a service: `request_stop()` (the flow's SIGTERM/SIGINT handler, flows.ingest) makes every
+partition end at its next batch, as at the end of the topic with --until-end, so Bytewax writes
+what is in flight, snapshots the offsets and exits 0. A partition with nothing to read asks to
+be woken again after IDLE_WAKE_SECONDS instead of polling every millisecond.
+
+Memory: each partition has its own consumer; librdkafka stops fetching once it holds
+queued.max.messages.kbytes, and a fetch is at most fetch.max.bytes, so a broker that honours the
+fetch limits (Kafka, Redpanda) bounds the flow whatever the backlog. The local noida broker does
+not: it answers every fetch with the rest of the partition (see README, Latest figures).
 """
 
 from __future__ import annotations
@@ -24,10 +34,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bytewax.connectors.kafka import KafkaError, KafkaSource, KafkaSourceMessage
+from bytewax.connectors.kafka import KafkaError, KafkaSourceMessage
 from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, Message, TopicPartition
 from confluent_kafka import KafkaError as ConfluentError
+from confluent_kafka.admin import AdminClient
 
 from flows import metrics
 from flows.offsets import pending_reset
@@ -39,6 +50,53 @@ EXIT_OFFSET_ALARM = 3
 # Errors that mean "the position is not in the log any more".
 _OUT_OF_RANGE = frozenset({ConfluentError._AUTO_OFFSET_RESET, ConfluentError.OFFSET_OUT_OF_RANGE})
 _HALTED = threading.Event()
+_STOP = threading.Event()
+# A tailing partition that found nothing unassigns its consumer and asks the broker for the log
+# end every IDLE_WAKE_SECONDS (one round trip), assigning it again at the next unread offset
+# when the log has grown (librdkafka takes up to a second to fetch again after resume(), an
+# assign fetches at once): Bytewax would
+# otherwise poll every millisecond, and a broker that answers an empty fetch at once instead of
+# waiting fetch.wait.max.ms (noida) keeps the client's fetch loop spinning. Costs at most
+# IDLE_WAKE_SECONDS of latency after a quiet spell. While fetched messages are due, the
+# partition is read every FETCH_WINDOW_SECONDS.
+IDLE_WAKE_SECONDS = 0.3
+FETCH_WINDOW_SECONDS = 0.02
+WATERMARK_TIMEOUT_SECONDS = 2.0
+
+# librdkafka settings that only a consumer understands; every other client (the admin client
+# listing partitions, producers) gets the plain client settings, so librdkafka has no CONFWARN.
+CONSUMER_ONLY = frozenset(
+    {
+        "queued.max.messages.kbytes",
+        "queued.min.messages",
+        "fetch.max.bytes",
+        "fetch.message.max.bytes",
+        "max.partition.fetch.bytes",
+        "fetch.wait.max.ms",
+        "fetch.min.bytes",
+        "fetch.error.backoff.ms",
+        "auto.offset.reset",
+        "enable.partition.eof",
+        "enable.auto.commit",
+        "group.id",
+        "isolation.level",
+        "check.crcs",
+    }
+)
+
+
+def request_stop() -> None:
+    """End every partition of this process at its next batch (a graceful stop)."""
+    _STOP.set()
+
+
+def stop_requested() -> bool:
+    return _STOP.is_set()
+
+
+def client_only(config: dict[str, Any]) -> dict[str, Any]:
+    """`config` without the consumer-only settings."""
+    return {k: v for k, v in config.items() if k not in CONSUMER_ONLY}
 
 
 @dataclass(frozen=True)
@@ -105,7 +163,12 @@ def _fetch_fingerprint(
     config: dict[str, Any], topic: str, partition: int, offset: int
 ) -> str | None:
     consumer = Consumer(
-        {**config, "group.id": "elflow-offset-check", "enable.auto.commit": "false"}
+        {
+            **config,
+            "group.id": "elflow-offset-check",
+            "enable.auto.commit": "false",
+            "auto.offset.reset": "error",
+        }
     )
     try:
         consumer.assign([TopicPartition(topic, partition, offset)])
@@ -145,20 +208,124 @@ def raise_alarm(topic: str, partition: int, problem: str, until_end: bool) -> No
         os._exit(EXIT_OFFSET_ALARM)
 
 
-class _GuardedPartition(StatefulSourcePartition[Any, dict[str, Any]]):
+Item = KafkaSourceMessage[bytes | None, bytes | None] | KafkaError[bytes | None, bytes | None]
+
+
+class PartitionReader:
+    """One Kafka partition read by a consumer of its own (assigned, no consumer group): what the
+    client has fetched, at most `batch_size` messages at a time, without waiting. When tailing,
+    a read that finds nothing fetched and nothing newer on the broker lets go of the partition
+    until the log grows; `wake_after` says when to read again."""
+
     def __init__(
-        self, inner: Any, topic: str, partition: int, state: PartitionState, until_end: bool
+        self,
+        config: dict[str, Any],
+        topic: str,
+        partition: int,
+        offset: int | None,
+        size: int,
+        *,
+        tail: bool,
     ) -> None:
-        self._inner = inner
+        self._consumer = Consumer(config)
+        self._tp = TopicPartition(topic, partition)
+        self._next = offset if offset is not None else OFFSET_BEGINNING
+        self._assign()
+        self._size = size
+        self._tail = tail
+        self._known_end = -1  # the highest log end the broker has told of
+        self.ended = False
+        self.wake_after: float | None = None  # seconds; None: at once
+
+    def read(self) -> list[Item]:
+        """The next messages (maybe none); sets `ended` at the end of the partition when the
+        consumer reports it (enable.partition.eof, --until-end)."""
+        if self._released:
+            if not self._log_grew():
+                self.wake_after = IDLE_WAKE_SECONDS
+                return []
+            self._assign()
+        batch: list[Item] = []
+        for message in self._consumer.consume(self._size, 0):
+            error = message.error()
+            if error is not None and error.code() == ConfluentError._PARTITION_EOF:
+                self.ended = True
+                break
+            item = _source_message(message)
+            batch.append(item if error is None else KafkaError(error, item))
+            offset = message.offset()
+            if error is None and offset is not None:
+                self._next = offset + 1
+        self.wake_after = None if batch or not self._tail else self._idle()
+        return batch
+
+    def _position(self, low: int) -> int:
+        return self._next if self._next >= 0 else low
+
+    def _log_grew(self) -> bool:
+        """Ask the broker (one round trip) whether the log end is past what was read."""
+        try:
+            low, high = self._consumer.get_watermark_offsets(
+                self._tp, timeout=WATERMARK_TIMEOUT_SECONDS, cached=False
+            )
+        except KafkaException:
+            return True  # let the consumer meet the broker's trouble and report it
+        self._known_end = max(self._known_end, high)
+        return bool(high > self._position(low))
+
+    def _idle(self) -> float:
+        """Nothing fetched: let go, unless messages are known to be there but not fetched yet
+        (or no fetch has answered yet)."""
+        low, high = self._consumer.get_watermark_offsets(self._tp, cached=True)
+        self._known_end = max(self._known_end, high)
+        if self._known_end < 0 or self._known_end > self._position(low):
+            return FETCH_WINDOW_SECONDS
+        self._consumer.unassign()
+        self._released = True
+        return IDLE_WAKE_SECONDS
+
+    def _assign(self) -> None:
+        """Fetch from the next unread offset (the beginning when nothing was read)."""
+        self._consumer.assign([TopicPartition(self._tp.topic, self._tp.partition, self._next)])
+        self._released = False
+
+    def close(self) -> None:
+        self._consumer.close()
+
+
+def _source_message(message: Message) -> KafkaSourceMessage[bytes | None, bytes | None]:
+    return KafkaSourceMessage(
+        key=message.key(),
+        value=message.value(),
+        topic=message.topic(),
+        headers=list(message.headers() or []),  # type: ignore[arg-type]
+        offset=message.offset(),
+        partition=message.partition(),
+        timestamp=message.timestamp(),
+    )
+
+
+class _GuardedPartition(StatefulSourcePartition[Item, dict[str, Any]]):
+    def __init__(
+        self,
+        reader: PartitionReader,
+        topic: str,
+        partition: int,
+        state: PartitionState,
+        until_end: bool,
+    ) -> None:
+        self._reader = reader
         self._topic = topic
         self._partition = partition
         self._state = state
         self._until_end = until_end
 
-    def next_batch(self) -> list[Any]:
+    def next_batch(self) -> list[Item]:
+        if _STOP.is_set() or self._reader.ended:
+            raise StopIteration  # Bytewax writes what is in flight, snapshots, ends the flow
         if _HALTED.is_set():
             return []
-        batch = self._inner.next_batch()
+        batch = self._reader.read()
         for item in batch:
             if isinstance(item, KafkaError) and item.err.code() in _OUT_OF_RANGE:
                 raise_alarm(
@@ -176,57 +343,57 @@ class _GuardedPartition(StatefulSourcePartition[Any, dict[str, Any]]):
                     last=(item.offset, fingerprint(item.key, item.value)),
                 )
                 break
-        return list(batch)
+        return batch
 
     def next_awake(self) -> datetime | None:
         if _HALTED.is_set():
             return datetime.now(UTC) + timedelta(seconds=5)
-        awake: datetime | None = self._inner.next_awake()
-        return awake
+        wake_after = self._reader.wake_after
+        if wake_after is None or self._reader.ended:
+            return None  # at once: there may be more
+        return datetime.now(UTC) + timedelta(seconds=wake_after)
 
     def snapshot(self) -> dict[str, Any]:
-        offset = self._inner.snapshot()
-        if offset is None or offset < 0:
-            # KafkaSource counts an error item's offset (-1001) as read; keep the real one.
-            offset = self._state.offset
-        return replace(self._state, offset=offset).dump()
+        return self._state.dump()
 
     def close(self) -> None:
-        self._inner.close()
+        self._reader.close()
 
 
 class GuardedKafkaSource(FixedPartitionedSource[Any, dict[str, Any]]):
-    """KafkaSource over one topic whose partitions check where they resume."""
+    """One topic, one consumer per partition; each partition checks where it resumes.
+
+    `consumer_defaults` are consumer-only settings (fetch and queue limits, offset reset) under
+    ELFLOW_KAFKA_CONFIG, which wins; clients that are not consumers never see them."""
 
     def __init__(
         self,
         cfg: Settings,
-        brokers: list[str],
-        add_config: dict[str, str],
+        consumer_defaults: dict[str, str],
         *,
         until_end: bool,
         batch_size: int = 500,
     ) -> None:
         self._topic = cfg.readings_topic
         self._recovery_dir = Path(cfg.recovery_dir)
-        self._client_config: dict[str, Any] = {
-            "bootstrap.servers": ",".join(brokers),
-            "log_level": 2,
-            **add_config,
+        client = cfg.kafka_client_config()
+        self._client_config: dict[str, Any] = {"log_level": 2, **client_only(client)}
+        self._consumer_config: dict[str, Any] = {
+            **consumer_defaults,
+            **client,
+            "group.id": "elflow-ingest",  # never joined: partitions are assigned, not subscribed
+            "enable.auto.commit": "false",
+            "enable.partition.eof": str(until_end).lower(),
         }
         self._until_end = until_end
-        self._inner = KafkaSource(
-            brokers,
-            [self._topic],
-            tail=not until_end,
-            add_config=add_config,
-            batch_size=batch_size,
-            raise_on_errors=False,
-        )
+        self._batch_size = batch_size
 
     def list_parts(self) -> list[str]:
-        parts: list[str] = self._inner.list_parts()
-        return parts
+        metadata = AdminClient(self._client_config).list_topics(self._topic, timeout=15)
+        topic = metadata.topics[self._topic]
+        if topic.error is not None:
+            raise RuntimeError(f"cannot list the partitions of {self._topic}: {topic.error.str()}")
+        return [f"{index}-{self._topic}" for index in sorted(topic.partitions)]
 
     def build_part(
         self, step_id: str, for_part: str, resume_state: dict[str, Any] | int | None
@@ -270,5 +437,12 @@ class GuardedKafkaSource(FixedPartitionedSource[Any, dict[str, Any]]):
             metrics.OFFSET_ALARM.labels(topic, str(partition)).set(0)
         offset = state.offset if state.offset is not None and state.offset >= 0 else None
         metrics.observe_resume(topic, partition, low if offset is None else offset, high)
-        inner = self._inner.build_part(step_id, for_part, offset)
-        return _GuardedPartition(inner, topic, partition, state, self._until_end)
+        reader = PartitionReader(
+            self._consumer_config,
+            topic,
+            partition,
+            offset,
+            self._batch_size,
+            tail=not self._until_end,
+        )
+        return _GuardedPartition(reader, topic, partition, state, self._until_end)

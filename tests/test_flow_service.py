@@ -1,0 +1,189 @@
+"""`elflow flow run` stops like a service: SIGTERM mid-ingest ends it with exit code 0, the
+offsets it snapshots are exactly what the database holds, and a restart completes the feed with
+every reading once. Real broker, real Bytewax processes, real TimescaleDB."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+import uuid
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from flows.feed import FeedSpec, generate_feed
+from flows.publisher import publish
+from flows.runner import start_flow
+from schemas.settings import Settings, settings
+from storage.db import connect
+from tests.conftest import use_database
+from tests.oracle import database_current, database_summaries, expected_from
+
+pytestmark = pytest.mark.services
+
+# Distinct documents only (corrections are documents of their own): every message read is one
+# message_id in processed_message_id, so the database can be compared with the offsets.
+SPEC = FeedSpec(
+    metering_points=150,
+    days=8,
+    start=date(2026, 10, 21),
+    seed=5,
+    correction_rate=0.05,
+    duplicate_rate=0.0,
+    malformed_rate=0.0,
+)
+MESSAGES = [(m.key, m.value) for m in generate_feed(SPEC)]
+ELFLOW = str(Path(sys.executable).with_name("elflow"))
+
+
+def _configure(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, url: str) -> Settings:
+    topic = f"test.stop.{uuid.uuid4().hex[:12]}"
+    monkeypatch.setenv("ELFLOW_READINGS_TOPIC", topic)
+    monkeypatch.setenv("ELFLOW_DEADLETTER_TOPIC", f"{topic}.dlq")
+    monkeypatch.setenv("ELFLOW_RECOVERY_DIR", str(tmp_path / "recovery"))
+    monkeypatch.setenv("ELFLOW_METRICS_PORT", "0")
+    use_database(monkeypatch, url)
+    return settings()
+
+
+def _processed(url: str) -> int:
+    with connect(url) as conn:
+        row = conn.execute("SELECT count(DISTINCT message_id) FROM processed_message_id").fetchone()
+    return int(row[0]) if row else 0
+
+
+def _snapshot_offsets(recovery_dir: Path) -> dict[str, int]:
+    """The source's latest snapshot per Kafka partition in Bytewax's recovery store."""
+    latest: dict[str, tuple[int, int]] = {}
+    for path in recovery_dir.glob("*.sqlite3"):
+        with sqlite3.connect(path) as store:
+            rows = store.execute(
+                "SELECT state_key, snap_epoch, ser_change FROM snaps "
+                "WHERE step_id = 'elflow_ingest.datahub'"
+            ).fetchall()
+        for key, epoch, blob in rows:
+            state = pickle.loads(blob) if blob else {}
+            offset = int(state.get("offset") or 0)
+            if key not in latest or epoch > latest[key][0]:
+                latest[key] = (epoch, offset)
+    return {key: offset for key, (_epoch, offset) in latest.items()}
+
+
+def test_sigterm_mid_ingest_exits_0_with_offsets_at_the_database_and_a_restart_completes(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, db: str
+) -> None:
+    cfg = _configure(monkeypatch, tmp_path, db)
+    publish(cfg, cfg.readings_topic, MESSAGES, partitions=2)
+    log = (tmp_path / "run.log").open("wb")
+    command = subprocess.Popen(
+        [ELFLOW, "flow", "run"], stdout=log, stderr=subprocess.STDOUT, env=os.environ.copy()
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and _processed(db) < 0.3 * len(MESSAGES):
+            assert command.poll() is None, (tmp_path / "run.log").read_text()
+            time.sleep(0.05)
+        command.send_signal(signal.SIGTERM)
+        code = command.wait(timeout=60)
+    finally:
+        if command.poll() is None:
+            command.kill()
+    output = (tmp_path / "run.log").read_text(errors="replace")
+    assert code == 0, output
+    assert "SIGTERM: stopping after the batch in flight" in output
+    assert "CONFWARN" not in output  # consumer-only settings reach consumers only
+    stopped_at = _processed(db)
+    assert 0 < stopped_at < len(MESSAGES), "stopped before or after the feed: make it longer"
+    # What was in flight was written and snapshotted: the stored offsets are exactly the
+    # documents in the database (a kill -9 leaves the database ahead of them).
+    offsets = _snapshot_offsets(cfg.recovery_dir)
+    assert len(offsets) == 2
+    assert sum(offsets.values()) == stopped_at
+
+    procs = start_flow(cfg, until_end=True, log_dir=tmp_path)
+    assert [p.wait(timeout=300) for p in procs] == [0]
+    expected = expected_from(value for _key, value in MESSAGES)
+    with connect(db) as conn:
+        versions = conn.execute("SELECT count(*) FROM metering_data").fetchone()
+        assert database_summaries(conn) == expected.summaries()
+        assert database_current(conn) == {k: r.quantity for k, r in expected.current.items()}
+    assert versions == (expected.versions,)
+    assert _processed(db) == len(MESSAGES)
+
+
+def _wait_for(url: str, count: int, command: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 120
+    while _processed(url) < count:
+        assert command.poll() is None, log.read_text(errors="replace")
+        assert time.monotonic() < deadline, f"{_processed(url)} of {count} documents after 120 s"
+        time.sleep(0.05)
+
+
+def test_a_tailing_flow_that_went_quiet_reads_what_arrives_later(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, db: str
+) -> None:
+    """Idle partitions pause their consumers (flows.source): documents published after a quiet
+    spell, to both partitions, still arrive, every one."""
+    cfg = _configure(monkeypatch, tmp_path, db)
+    first, later = MESSAGES[:200], MESSAGES[200:400]
+    publish(cfg, cfg.readings_topic, first, partitions=2)
+    log = tmp_path / "run.log"
+    command = subprocess.Popen(
+        [ELFLOW, "flow", "run"], stdout=log.open("wb"), stderr=subprocess.STDOUT
+    )
+    try:
+        _wait_for(db, len(first), command, log)
+        time.sleep(1.5)  # quiet: both partitions have paused
+        publish(cfg, cfg.readings_topic, later, partitions=2)
+        _wait_for(db, len(first) + len(later), command, log)
+        command.send_signal(signal.SIGINT)
+        assert command.wait(timeout=60) == 0, log.read_text(errors="replace")
+    finally:
+        if command.poll() is None:
+            command.kill()
+    assert sum(_snapshot_offsets(cfg.recovery_dir).values()) == len(first) + len(later)
+
+
+_STUBBORN = """
+import signal, subprocess, sys, os
+from flows.stopping import FlowSupervisor
+supervisor = FlowSupervisor(grace_seconds=float(sys.argv[1]))
+child = subprocess.Popen([sys.executable, "-c", sys.argv[2]])
+import time; time.sleep(1.0)
+os.kill(os.getpid(), signal.SIGTERM)
+sys.exit(supervisor.wait([child]))
+"""
+
+
+@pytest.mark.parametrize(
+    ("child", "code", "line"),
+    [
+        # Ends on the forwarded signal by itself: a clean stop.
+        ("import time; time.sleep(60)", 0, ""),
+        # Ignores it: killed after the grace period, said in one line.
+        (
+            "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(60)",
+            1,
+            "elflow: the flow had not stopped after 1 s (SIGTERM); killed 1 process(es)",
+        ),
+    ],
+)
+def test_the_command_forwards_the_signal_and_kills_what_does_not_stop(
+    child: str, code: int, line: str
+) -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", _STUBBORN, "1", child],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=Path(__file__).resolve().parents[1],
+    )
+    assert result.returncode == code, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert lines == ([f"{line}: it resumes from its last snapshot"] if line else [])
