@@ -85,7 +85,12 @@ def _feed_options(parser: argparse.ArgumentParser, *, points: int, days: int) ->
 
 
 def _flow_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--processes", type=_positive, default=1)
+    parser.add_argument(
+        "--processes",
+        type=_positive,
+        default=1,
+        help="Bytewax processes started by this command (default: 1)",
+    )
     parser.add_argument(
         "--until-end", action="store_true", help="stop at the end of the topic (default: tail)"
     )

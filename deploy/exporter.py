@@ -16,10 +16,11 @@ import threading
 from collections.abc import Iterator
 from types import FrameType
 
-from prometheus_client import CollectorRegistry, start_http_server
+from prometheus_client import CollectorRegistry
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from flows.health import serve as serve_http
 from schemas.calendar import BillingPeriod
 from schemas.codelists import BillingFrequency
 from schemas.secrets import redact
@@ -74,10 +75,28 @@ class SettlementRunCollector(Collector):
         yield from (failed, running, up)
 
 
-def serve(address: str, port: int) -> tuple[object, threading.Thread]:
+def unready() -> list[str]:
+    """/readyz: the exporter is ready when it can read the settlement runs."""
+    try:
+        with connect(job="grafana") as conn:
+            latest_runs(conn)
+    except Exception as exc:
+        return [f"database: {one_line(exc)}"]
+    return []
+
+
+def serve(address: str, port: int) -> None:
+    """/metrics, /healthz and /readyz on address:port (flows.health), in a daemon thread."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(SettlementRunCollector())
-    return start_http_server(port, addr=address, registry=registry)
+    serve_http(
+        address,
+        port,
+        unready,
+        name="exporter",
+        settings_named="--address, --port",
+        registry=registry,
+    )
 
 
 def run(args: argparse.Namespace) -> int:

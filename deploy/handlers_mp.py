@@ -82,13 +82,16 @@ def mp_list(args: argparse.Namespace) -> int:
 
 
 def mp_flow_run(args: argparse.Namespace) -> int:
-    """`elflow mp flow run [--processes N] [--until-end]`: the master-data flow."""
+    """`elflow mp flow run [--processes N] [--until-end]`: the master-data flow. SIGTERM/SIGINT
+    reach its processes, which stop at once and resume from their last snapshot (the writes are
+    idempotent); the command then exits 0."""
     from flows import masterdata
+    from flows.stopping import FlowSupervisor
     from schemas.settings import settings
 
+    supervisor = FlowSupervisor()
     procs = masterdata.start(settings(), processes=args.processes, until_end=args.until_end)
-    codes = [p.wait() for p in procs]
-    return max(codes)
+    return supervisor.wait(procs)
 
 
 def mp_relay(args: argparse.Namespace) -> int:

@@ -1,7 +1,8 @@
 """The ingest dataflow: Kafka (RSM-012 documents) → parse → key by GSRN → TimescaleDB.
 
-Run it with `elflow flow run` (which starts `python -m bytewax.run flows.ingest:build_flow()`
-with recovery on). Offsets live in Bytewax's recovery store, not in a consumer group; after a
+Run it with `elflow flow run` (flows.runner starts `python -m bytewax.run
+flows.stats:ingest_flow()`, this flow with its counts, with recovery on; SIGTERM stops it after
+the batch in flight, flows.stopping). Offsets live in Bytewax's recovery store, not in a consumer group; after a
 crash the flow resumes at its last snapshot and replays what followed, and the sink's
 idempotent writes (storage.readings) absorb the replay. Where it resumes is checked against the
 broker first (flows.source); how a failed write is handled is flows.sink.

@@ -46,8 +46,8 @@ def _runs(db: str) -> None:
         conn.commit()
 
 
-def _scrape(port: int) -> str:
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+def _scrape(port: int, path: str = "/metrics") -> str:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as response:
         text: str = response.read().decode()
         return text
 
@@ -94,6 +94,8 @@ def test_the_exporter_serves_the_latest_run_of_each_period_and_area(db: str) -> 
         assert version == 2
         failed = _samples(_scrape(port), "elflow_settlement_run_failed")
         assert failed['{grid_area="344",period="2026-10"}'] == 0.0
+        assert _scrape(port, "/healthz") == "ok\n"
+        assert _scrape(port, "/readyz") == "ready\n"
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=10) == 0
     finally:
@@ -105,7 +107,7 @@ def test_the_exporter_serves_the_latest_run_of_each_period_and_area(db: str) -> 
 def test_the_exporter_reads_as_grafana_and_reports_a_database_it_cannot_read(
     db: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from deploy.exporter import SettlementRunCollector
+    from deploy.exporter import SettlementRunCollector, unready
 
     _runs(db)
     # elflow_grafana may not read settlement_run itself, only through the function.
@@ -122,3 +124,6 @@ def test_the_exporter_reads_as_grafana_and_reports_a_database_it_cannot_read(
     metrics = {m.name: m for m in SettlementRunCollector().collect()}
     assert metrics["elflow_settlement_status_up"].samples[0].value == 0
     assert "elflow_settlement_run_failed" not in metrics
+    reasons = unready()
+    assert len(reasons) == 1 and reasons[0].startswith("database: "), reasons
+    assert "elflow_no_such_database" in reasons[0]

@@ -187,3 +187,37 @@ def test_the_command_forwards_the_signal_and_kills_what_does_not_stop(
     assert result.returncode == code, result.stderr
     lines = result.stderr.strip().splitlines()
     assert lines == ([f"{line}: it resumes from its last snapshot"] if line else [])
+
+
+def _children(pid: int) -> list[int]:
+    text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    return [int(child) for child in text.split()]
+
+
+def test_the_master_data_flow_command_stops_with_its_process_on_sigterm(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, db: str
+) -> None:
+    """`elflow mp flow run` forwards SIGTERM: its Bytewax process ends too (none is left
+    behind reading the topic), and the command exits 0."""
+    _configure(monkeypatch, tmp_path, db)
+    monkeypatch.setenv("ELFLOW_MASTERDATA_TOPIC", f"test.mpstop.{uuid.uuid4().hex[:12]}")
+    log = tmp_path / "mp.log"
+    command = subprocess.Popen(
+        [ELFLOW, "mp", "flow", "run"], stdout=log.open("wb"), stderr=subprocess.STDOUT
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not _children(command.pid):
+            assert command.poll() is None, log.read_text(errors="replace")
+            assert time.monotonic() < deadline, "no flow process after 60 s"
+            time.sleep(0.1)
+        (child,) = _children(command.pid)
+        time.sleep(2.0)  # the process is up and reading
+        command.send_signal(signal.SIGTERM)
+        assert command.wait(timeout=60) == 0, log.read_text(errors="replace")
+    finally:
+        if command.poll() is None:
+            command.kill()
+    assert not Path(f"/proc/{child}").exists() or "zombie" in Path(
+        f"/proc/{child}/status"
+    ).read_text(errors="replace")
