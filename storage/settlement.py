@@ -18,7 +18,9 @@ wire. The pieces, all temp tables of the caller's transaction:
 2. `left_out`: metering points with a settle day lacking a summary, a missing quantity, mixed
    resolution or two contracts on one day. Incomplete data is never billed as zero: such a
    metering point gets no lines and is reported, the reason in words with local dates
-   (`left_out_reason`: "1 quarter-hour missing on 14 October 2026").
+   (`left_out_reason`: "1 quarter-hour missing on 14 October 2026"). It reads only columns
+   that daily_summary's primary key includes (migration 0051), so the 1-KB rows with their
+   slots are not read; a summary whose slots do not fill the day is refused by a constraint.
 3. Prices of the needed days only: `q_spot` per quarter-hour (the PT15M price, else the PT1H
    price of its hour — before 2025-10-01 only hourly prices exist) and `h_rate` per UTC hour
    (GridTariff, SystemTariff, TransmissionTariff by local hour_number, electricity tax). A gap
@@ -108,8 +110,7 @@ _LEFT_OUT = """
 CREATE TEMP TABLE left_out ON COMMIT DROP AS
 WITH per_day AS (
     SELECT s.gsrn, s.day, s.contracts, ds.metering_point_id IS NULL AS no_summary,
-           coalesce(ds.missing_count, 0) AS missing, ds.resolution,
-           coalesce(cardinality(ds.slot_kwh) <> ds.points_expected, false) AS bad_shape
+           coalesce(ds.missing_count, 0) AS missing, ds.resolution
     FROM (SELECT gsrn, day, count(*) AS contracts FROM settle_day GROUP BY gsrn, day) s
     LEFT JOIN daily_summary ds ON ds.metering_point_id = s.gsrn AND ds.date = s.day
 )
@@ -125,18 +126,16 @@ SELECT gsrn,
               = max(resolution) FILTER (WHERE missing > 0)
          THEN min(resolution) FILTER (WHERE missing > 0) END AS missing_resolution,
     count(*) FILTER (WHERE resolution = 'mixed') AS mixed_days,
-    min(day) FILTER (WHERE resolution = 'mixed') AS mixed_first,
-    count(*) FILTER (WHERE bad_shape) AS odd_days,
-    min(day) FILTER (WHERE bad_shape) AS odd_first
+    min(day) FILTER (WHERE resolution = 'mixed') AS mixed_first
 FROM per_day
 GROUP BY gsrn
 HAVING bool_or(contracts > 1) OR bool_or(no_summary) OR sum(missing) > 0
-    OR bool_or(resolution = 'mixed') OR bool_or(bad_shape)
+    OR bool_or(resolution = 'mixed')
 """
 
 _LEFT_OUT_FACTS = """SELECT gsrn, contract_days, contract_first, unread_days, unread_first,
-    missing_slots, missing_days, missing_first, missing_resolution, mixed_days, mixed_first,
-    odd_days, odd_first FROM left_out ORDER BY gsrn"""
+    missing_slots, missing_days, missing_first, missing_resolution, mixed_days, mixed_first
+    FROM left_out ORDER BY gsrn"""
 
 # What a missing quantity is called, by the resolution of its days.
 _SLOT_WORDS = {"PT15M": ("quarter-hour", "quarter-hours"), "PT1H": ("hour", "hours")}
@@ -152,7 +151,7 @@ def _on_days(days: int, first: date) -> str:
 def left_out_reason(row: tuple[Any, ...]) -> str:
     """One row of _LEFT_OUT_FACTS in words, e.g. `1 quarter-hour missing on 14 October 2026`."""
     (_gsrn, contract_days, contract_first, unread_days, unread_first, missing, missing_days,
-     missing_first, resolution, mixed_days, mixed_first, odd_days, odd_first) = row  # fmt: skip
+     missing_first, resolution, mixed_days, mixed_first) = row  # fmt: skip
     parts = []
     if contract_days:
         parts.append(f"more than one contract {_on_days(contract_days, contract_first)}")
@@ -164,8 +163,6 @@ def left_out_reason(row: tuple[Any, ...]) -> str:
         parts.append(f"{slots} missing {_on_days(missing_days, missing_first)}")
     if mixed_days:
         parts.append(f"both 15-minute and hourly readings {_on_days(mixed_days, mixed_first)}")
-    if odd_days:
-        parts.append(f"readings that do not fill the day {_on_days(odd_days, odd_first)}")
     return "; ".join(parts)
 
 
@@ -373,7 +370,7 @@ DELETE FROM settle_day s
 WHERE NOT EXISTS (
         SELECT 1 FROM daily_summary ds
         WHERE ds.metering_point_id = s.gsrn AND ds.date = s.day AND ds.missing_count = 0
-          AND ds.resolution <> 'mixed' AND cardinality(ds.slot_kwh) = ds.points_expected)
+          AND ds.resolution <> 'mixed')
    OR (s.gsrn, s.day) IN (SELECT gsrn, day FROM settle_day GROUP BY 1, 2 HAVING count(*) > 1)
 """
 

@@ -6,8 +6,10 @@ period, test_close_report.py an unsettled period."""
 from __future__ import annotations
 
 from datetime import date, timedelta
+from decimal import Decimal
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from schemas.calendar import BillingPeriod, local_midnight_utc
@@ -28,8 +30,7 @@ def _facts(**kinds: tuple[int, date] | tuple[int, int, date, str | None]) -> tup
     unread = kinds.get("unread", (0, None))
     missing = kinds.get("missing", (0, 0, None, None))
     mixed = kinds.get("mixed", (0, None))
-    odd = kinds.get("odd", (0, None))
-    return ("571313100000000017", *contract, *unread, *missing, *mixed, *odd)
+    return ("571313100000000017", *contract, *unread, *missing, *mixed)
 
 
 @pytest.mark.parametrize(
@@ -52,7 +53,6 @@ def _facts(**kinds: tuple[int, date] | tuple[int, int, date, str | None]) -> tup
         ),
         (_facts(contract=(2, D)), "more than one contract on 2 days, the first 14 October 2026"),
         (_facts(mixed=(1, D)), "both 15-minute and hourly readings on 14 October 2026"),
-        (_facts(odd=(1, D)), "readings that do not fill the day on 14 October 2026"),
         (
             _facts(unread=(1, date(2026, 10, 31)), missing=(1, 1, D, "PT15M")),
             "no readings on 31 October 2026; 1 quarter-hour missing on 14 October 2026",
@@ -121,3 +121,27 @@ def test_a_period_nobody_is_supplied_in_names_its_days(db: str) -> None:
     assert _fails(db, BillingPeriod.parse("2026-09")) == (
         "no metering point is supplied in 2026-09 (1 to 30 September 2026)"
     )
+
+
+@pytest.mark.services
+def test_a_summary_whose_slots_do_not_fill_the_day_cannot_be_stored(db: str) -> None:
+    """The close no longer checks slot counts (it reads only the key's columns, 0051): the
+    table refuses such a row instead, so it cannot reach a run."""
+    row = {"mp": "571313100000000017", "day": D, "slots": [Decimal("0.100")] * 95}
+    with connect(db) as conn:
+        with pytest.raises(psycopg.errors.CheckViolation, match="slots_fill_the_day"):
+            conn.execute(
+                """INSERT INTO daily_summary (metering_point_id, date, total_kwh, peak_kwh,
+                       off_peak_kwh, super_peak_kwh, resolution, points_received,
+                       points_expected, missing_count, estimated_count, slot_kwh)
+                   VALUES (%(mp)s, %(day)s, 9.5, 0, 9.5, 0, 'PT15M', 95, 96, 0, 0, %(slots)s)""",
+                row,
+            )
+        conn.rollback()
+        conn.execute(
+            """INSERT INTO daily_summary (metering_point_id, date, total_kwh, peak_kwh,
+                   off_peak_kwh, super_peak_kwh, resolution, points_received,
+                   points_expected, missing_count, estimated_count, slot_kwh)
+               VALUES (%(mp)s, %(day)s, 9.5, 0, 9.5, 0, 'PT15M', 95, 95, 0, 0, %(slots)s)""",
+            row,
+        )
