@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import os
 import pickle
+import pty
+import select
 import signal
 import sqlite3
 import subprocess
@@ -221,3 +223,53 @@ def test_the_master_data_flow_command_stops_with_its_process_on_sigterm(
     assert not Path(f"/proc/{child}").exists() or "zombie" in Path(
         f"/proc/{child}/status"
     ).read_text(errors="replace")
+
+
+def _run_for(command: list[str], seconds: float, *, terminal: bool) -> tuple[int, str]:
+    """Run `command` for `seconds`, then SIGTERM it; its exit code and what it printed, on a
+    pseudo-terminal when `terminal` (stdout.isatty() is true there) else through a pipe."""
+    if terminal:
+        main, side = pty.openpty()
+        proc = subprocess.Popen(command, stdout=side, stderr=subprocess.DEVNULL)
+        os.close(side)
+    else:
+        proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        main = os.dup(proc.stdout.fileno()) if proc.stdout else -1
+    out = b""
+    deadline = time.monotonic() + seconds
+    signalled = False
+    while True:
+        if not signalled and time.monotonic() > deadline:
+            proc.send_signal(signal.SIGTERM)
+            signalled = True
+        ready, _w, _x = select.select([main], [], [], 0.2)
+        if ready:
+            try:
+                chunk = os.read(main, 65536)
+            except OSError:  # the terminal closed with its last writer
+                chunk = b""
+            if not chunk and proc.poll() is not None:
+                break
+            out += chunk
+        elif proc.poll() is not None and signalled:
+            break
+    os.close(main)
+    return proc.wait(timeout=60), out.decode(errors="replace")
+
+
+def test_flow_run_prints_progress_on_a_terminal_only(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, db: str
+) -> None:
+    cfg = _configure(monkeypatch, tmp_path, db)
+    publish(cfg, cfg.readings_topic, MESSAGES[:100], partitions=2)
+    code, shown = _run_for([ELFLOW, "flow", "run"], 12.0, terminal=True)
+    assert code == 0, shown
+    lines = [line.strip() for line in shown.splitlines()]
+    assert lines[0].startswith(f"flow start: topic {cfg.readings_topic} (2 partitions"), shown
+    progress = [line for line in lines if line.startswith("flow: ")]
+    assert progress, shown
+    assert progress[-1].startswith("flow: 100 documents, "), shown
+    assert lines[-1].startswith("flow done: 100 documents, "), shown
+    code, piped = _run_for([ELFLOW, "flow", "run"], 8.0, terminal=False)
+    assert code == 0, piped
+    assert [line.split(":")[0] for line in piped.splitlines()] == ["flow start", "flow done"]
