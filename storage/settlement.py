@@ -381,26 +381,36 @@ WHERE s.day IN (SELECT day FROM h_rate
 """
 
 # Per day: round(monthly / days in the local month, daily_price_scale); summed over the days.
+# The grid subscription's daily price is looked up once per day of the period, not once per
+# metering point and day (2.4 M lookups at 80 000 metering points).
 _SUBSCRIPTION = """
 CREATE TEMP TABLE subscription_amount ON COMMIT DROP AS
-WITH day_price AS (
-    SELECT s.gsrn, s.contract_id, s.day,
-           round(f.subscription_kr_per_month / m.days_in_month, %(daily_price_scale)s)
-               AS supplier_daily,
-           round(g.amount_kr_per_month / m.days_in_month, %(daily_price_scale)s) AS grid_daily
-    FROM settle_day s
-    JOIN product_factor f USING (product_id)
-    CROSS JOIN LATERAL (
-        SELECT ((date_trunc('month', s.day::timestamp) + interval '1 month')::date
-                - date_trunc('month', s.day::timestamp)::date) AS days_in_month
-    ) m
+WITH period_day AS (
+    SELECT d.day,
+           ((date_trunc('month', d.day::timestamp) + interval '1 month')::date
+            - date_trunc('month', d.day::timestamp)::date) AS days_in_month
+    FROM (SELECT DISTINCT day FROM settle_day) d
+),
+grid_day AS (
+    SELECT p.day, p.days_in_month,
+           round(g.amount_kr_per_month / p.days_in_month, %(daily_price_scale)s) AS grid_daily
+    FROM period_day p
     LEFT JOIN LATERAL (
         SELECT sub.amount_kr_per_month FROM subscription sub
         WHERE sub.type = 'GridSubscription' AND sub.grid_area_code = %(area)s
-          AND sub.valid_from <= (s.day::timestamp AT TIME ZONE %(tz)s)
-          AND (sub.valid_to IS NULL OR sub.valid_to > (s.day::timestamp AT TIME ZONE %(tz)s))
+          AND sub.valid_from <= (p.day::timestamp AT TIME ZONE %(tz)s)
+          AND (sub.valid_to IS NULL OR sub.valid_to > (p.day::timestamp AT TIME ZONE %(tz)s))
         ORDER BY sub.valid_from DESC LIMIT 1
     ) g ON true
+),
+day_price AS (
+    SELECT s.gsrn, s.contract_id, s.day,
+           round(f.subscription_kr_per_month / gd.days_in_month, %(daily_price_scale)s)
+               AS supplier_daily,
+           gd.grid_daily
+    FROM settle_day s
+    JOIN product_factor f USING (product_id)
+    JOIN grid_day gd USING (day)
 )
 SELECT gsrn, contract_id, count(*) AS days, sum(supplier_daily) AS supplier,
        sum(grid_daily) AS grid, min(day) FILTER (WHERE grid_daily IS NULL) AS missing_grid_day
