@@ -19,8 +19,9 @@ wire. The pieces, all temp tables of the caller's transaction:
    resolution or two contracts on one day. Incomplete data is never billed as zero: such a
    metering point gets no lines and is reported, the reason in words with local dates
    (`left_out_reason`: "1 quarter-hour missing on 14 October 2026"). It reads only columns
-   that daily_summary's primary key includes (migration 0051), so the 1-KB rows with their
-   slots are not read; a summary whose slots do not fill the day is refused by a constraint.
+   that daily_summary's indexes include (migrations 0051, 0052: one range scan of the period's
+   index entries, hash-joined), so the 1-KB rows with their slots are not read; a summary whose
+   slots do not fill the day is refused by a constraint.
 3. Prices of the needed days only: `q_spot` per quarter-hour (the PT15M price, else the PT1H
    price of its hour — before 2025-10-01 only hourly prices exist) and `h_rate` per UTC hour
    (GridTariff, SystemTariff, TransmissionTariff by local hour_number, electricity tax). A gap
@@ -113,6 +114,7 @@ WITH per_day AS (
            coalesce(ds.missing_count, 0) AS missing, ds.resolution
     FROM (SELECT gsrn, day, count(*) AS contracts FROM settle_day GROUP BY gsrn, day) s
     LEFT JOIN daily_summary ds ON ds.metering_point_id = s.gsrn AND ds.date = s.day
+     AND ds.date >= %(start)s AND ds.date < %(end)s
 )
 SELECT gsrn,
     count(*) FILTER (WHERE contracts > 1) AS contract_days,
@@ -313,6 +315,7 @@ SELECT s.gsrn, s.day, s.contract_id, s.product_id, ds.resolution, ds.versions, d
        c.system, c.transmission, c.tax
 FROM settle_day s
 JOIN daily_summary ds ON ds.metering_point_id = s.gsrn AND ds.date = s.day
+ AND ds.date >= %(start)s AND ds.date < %(end)s
 JOIN day_rate r ON r.day = s.day AND r.resolution = ds.resolution
 LEFT JOIN day_charge_sum c
   ON c.metering_point_id = s.gsrn AND c.date = s.day AND c.rates_md5 = r.rates_md5
@@ -370,7 +373,7 @@ DELETE FROM settle_day s
 WHERE NOT EXISTS (
         SELECT 1 FROM daily_summary ds
         WHERE ds.metering_point_id = s.gsrn AND ds.date = s.day AND ds.missing_count = 0
-          AND ds.resolution <> 'mixed')
+          AND ds.resolution <> 'mixed' AND ds.date >= %(start)s AND ds.date < %(end)s)
    OR (s.gsrn, s.day) IN (SELECT gsrn, day FROM settle_day GROUP BY 1, 2 HAVING count(*) > 1)
 """
 
@@ -441,6 +444,18 @@ FROM (
 
 def _first(conn: Conn, sql: str, params: dict[str, Any] | None = None) -> tuple[Any, ...] | None:
     return conn.execute(sql, params or {}).fetchone()
+
+
+def _hash_joined(conn: Conn, sql: str, params: dict[str, Any]) -> None:
+    """Run `sql` with nested loops off: it joins every settled (metering point, day) with its
+    summary, and PostgreSQL's estimate favours one index lookup per pair (5 µs each, 2.4 M of
+    them at 80 000 metering points) over one range scan of the period's index entries and a hash
+    join (3 times faster, measured on bench settle's data)."""
+    conn.execute("SET LOCAL enable_nestloop = off")
+    try:
+        conn.execute(sql, params)
+    finally:
+        conn.execute("SET LOCAL enable_nestloop = on")
 
 
 # The money parameters compute_lines needs (module docstring); settlement.rules supplies them.
@@ -523,9 +538,9 @@ def compute_lines(
     conn.execute(_SETTLE_DAY, params)
     left_out: list[LeftOut] = []
     if prepare:
-        conn.execute(_PREPARE_DROP_DAYS)
+        conn.execute(_PREPARE_DROP_DAYS, params)
     else:
-        conn.execute(_LEFT_OUT)
+        _hash_joined(conn, _LEFT_OUT, params)
         left_out = [
             LeftOut(str(row[0]), left_out_reason(row))
             for row in conn.execute(_LEFT_OUT_FACTS).fetchall()
@@ -564,7 +579,7 @@ def compute_lines(
     for name in ("grid", "system", "transmission", "tax"):
         conn.execute(_FLATTEN.format(name=name))
     conn.execute("ANALYZE day_rate")
-    conn.execute(_DAY_SUM)
+    _hash_joined(conn, _DAY_SUM, params)
     conn.execute(_FILL_DAY_SUM)
     conn.execute(_STORE_DAY_SUM)
     if prepare:

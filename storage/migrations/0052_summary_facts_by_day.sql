@@ -1,0 +1,12 @@
+-- The period close joins a period's days with their facts (issue 12, goal 1).
+--
+-- 0051 made the primary key (metering_point_id, date) carry the facts the close reads, which
+-- serves lookups per metering point (aconto history). The close's left-out check and day sums
+-- join every settled (metering point, day) of a period instead: PostgreSQL looked each one up
+-- in the primary key (2.4 M lookups for 80 000 metering points). Keyed by date first, the same
+-- facts are one range scan of the period's index entries, which a hash join uses; the plain
+-- date index it replaces answered only the date.
+
+CREATE INDEX daily_summary_day_facts_idx ON daily_summary (date, metering_point_id)
+    INCLUDE (resolution, missing_count, versions, updated_at);
+DROP INDEX daily_summary_date_idx;
