@@ -26,6 +26,7 @@ the settlement run:
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -84,8 +85,10 @@ def settle_aconto(
     end: date,
     frequency: str,
     days_in_next_period: int,
+    supplied_days: Mapping[str, int],
 ) -> list[AcontoOutcome]:
-    """Insert the aconto settlements of the run (in the caller's transaction)."""
+    """Insert the aconto settlements of the run (in the caller's transaction); `supplied_days`:
+    the run's settled days per contract id."""
     inputs = aconto_inputs(
         conn,
         run_id,
@@ -93,6 +96,7 @@ def settle_aconto(
         end=end,
         frequency=frequency,
         history_days=rules.ACONTO_HISTORY_DAYS,
+        supplied_days=supplied_days,
     )
     outcomes = [aconto_outcome(data, days_in_next_period) for data in inputs]
     insert_aconto_settlements(

@@ -339,6 +339,7 @@ def _compute(
             end=period.end,
             frequency=period.frequency.value,
             days_in_next_period=(following.end - following.start).days,
+            supplied_days=report.supplied_days,
         )
         report.aconto_settlements = len(outcomes)
     report.method_changes = runs.settlement_method_changes(

@@ -5,6 +5,7 @@ insert of the outcomes. The rules are in settlement.aconto."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -44,19 +45,17 @@ WITH lines AS (
     WHERE l.settlement_run_id = %(run)s AND c.payment_model = 'Aconto'
       AND c.billing_frequency = %(frequency)s
     GROUP BY l.contract_id, l.metering_point_id
-),
--- Supplied days per contract, counted once (a subquery per contract scanned settle_day each
--- time: 36 s for 1 000 aconto contracts of 10 000 metering points).
-supplied AS (SELECT contract_id, count(*) AS days FROM settle_day GROUP BY contract_id)
+)
+-- Supplied days per contract come from the caller, who counted them in settle_day once: joined
+-- here, PostgreSQL (expecting one line of a run it has no statistics for yet) re-aggregated
+-- settle_day for every contract, 57 s for 8 000 aconto contracts of 80 000 metering points.
 SELECT l.contract_id, l.gsrn, l.actual, l.kwh, l.per_kwh_cost, l.fixed_cost,
-       coalesce(sd.days, 0),
        coalesce((SELECT sum(p.amount) FROM aconto_payment p
                  JOIN billing_period bp ON bp.id = p.billing_period_id
                  WHERE p.contract_id = l.contract_id
                    AND bp.period_start >= %(start)s AND bp.period_end <= %(end)s), 0),
        h.kwh_sum, h.days
 FROM lines l
-LEFT JOIN supplied sd ON sd.contract_id = l.contract_id
 CROSS JOIN LATERAL (
     SELECT coalesce(sum(ds.total_kwh), 0) AS kwh_sum, count(*) AS days FROM daily_summary ds
     WHERE ds.metering_point_id = l.gsrn AND ds.date >= %(end)s::date - %(history)s
@@ -67,10 +66,18 @@ ORDER BY l.contract_id
 
 
 def aconto_inputs(
-    conn: Conn, run_id: uuid.UUID, *, start: date, end: date, frequency: str, history_days: int
+    conn: Conn,
+    run_id: uuid.UUID,
+    *,
+    start: date,
+    end: date,
+    frequency: str,
+    history_days: int,
+    supplied_days: Mapping[str, int],
 ) -> list[AcontoInput]:
     """Aconto contracts of the run whose billing frequency is the period's. The payments
-    counted are those whose billing period lies within [start, end)."""
+    counted are those whose billing period lies within [start, end); `supplied_days` are the
+    run's settled days per contract id (storage.settlement.supplied_days_per_contract)."""
     rows = conn.execute(
         _ACONTO_INPUTS,
         {
@@ -89,10 +96,10 @@ def aconto_inputs(
             energy_kwh=r[3] or Decimal(0),
             per_kwh_cost_incl_vat=r[4] or Decimal(0),
             fixed_cost_incl_vat=r[5] or Decimal(0),
-            supplied_days=int(r[6]),
-            aconto_paid=r[7],
-            history_kwh_sum=r[8],
-            history_days=int(r[9]),
+            supplied_days=supplied_days.get(str(r[0]), 0),
+            aconto_paid=r[6],
+            history_kwh_sum=r[7],
+            history_days=int(r[8]),
         )
         for r in rows
     ]
