@@ -9,23 +9,20 @@ import os
 import resource
 import threading
 import time
-import uuid
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from tempfile import TemporaryDirectory
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
-from confluent_kafka.admin import AdminClient
 
+from deploy.bench.service import scratch_flow
 from flows.feed import FeedSpec, generate_feed
 from flows.ingest import CONSUMER_DEFAULTS
 from flows.publisher import publish
 from flows.runner import start_flow
-from schemas.settings import Settings, settings
+from schemas.settings import Settings
 from storage.blocks import BLOCK_COLUMNS, BLOCK_TYPES, BLOCK_VERSIONS_SQL
 from storage.db import Conn, connect
-from storage.scratch import scratch_database
 
 COPY_BATCH = 20_000
 
@@ -70,29 +67,13 @@ def _rss_mb(pid: int) -> float | None:
 
 
 def bench_ingest(spec: FeedSpec, processes: int = 1) -> IngestFigures:
-    base = settings()
-    with scratch_database() as url, TemporaryDirectory() as tmp:
-        topic = f"bench.{uuid.uuid4().hex[:8]}"
-        cfg = Settings(
-            **{
-                **base.model_dump(),
-                "database_url": url,
-                "readings_topic": topic,
-                "deadletter_topic": f"{topic}.dlq",
-                "recovery_dir": Path(tmp) / "recovery",
-                "metrics_port": 0,
-            }
-        )
+    with scratch_flow() as scratch:
+        cfg, url, env = scratch.cfg, scratch.url, scratch.env
+        topic = cfg.readings_topic
         documents = publish(
             cfg, topic, ((m.key, m.value) for m in generate_feed(spec)), partitions=2
         )
         backlog_mb = consumer_backlog_mb(cfg, topic)
-        env = {
-            "ELFLOW_DATABASE_URL": url,
-            "ELFLOW_READINGS_TOPIC": topic,
-            "ELFLOW_DEADLETTER_TOPIC": f"{topic}.dlq",
-            "ELFLOW_RECOVERY_DIR": str(cfg.recovery_dir),
-        }
         cpu_before = _children_cpu()
         started = time.perf_counter()
         procs = start_flow(cfg, processes=processes, until_end=True, env=env)
@@ -138,7 +119,6 @@ def bench_ingest(spec: FeedSpec, processes: int = 1) -> IngestFigures:
                         copy.write_row(row)
             copy_seconds = time.perf_counter() - started
             copy_bytes = _store_bytes(conn)
-        AdminClient(cfg.kafka_client_config()).delete_topics([topic, f"{topic}.dlq"])
         steady = float(span[0]) if span and span[0] else flow_seconds
         readings = max(1, int(versions[0]) if versions and versions[0] else 0)
         return IngestFigures(
