@@ -452,10 +452,8 @@ def _hash_joined(conn: Conn, sql: str, params: dict[str, Any]) -> None:
     them at 80 000 metering points) over one range scan of the period's index entries and a hash
     join (3 times faster, measured on bench settle's data)."""
     conn.execute("SET LOCAL enable_nestloop = off")
-    try:
-        conn.execute(sql, params)
-    finally:
-        conn.execute("SET LOCAL enable_nestloop = on")
+    conn.execute(sql, params)  # on failure the transaction is aborted and the SET with it
+    conn.execute("SET LOCAL enable_nestloop = on")
 
 
 # The money parameters compute_lines needs (module docstring); settlement.rules supplies them.
