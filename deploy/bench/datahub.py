@@ -16,17 +16,14 @@ import time
 import uuid
 from datetime import date
 from pathlib import Path
-from tempfile import TemporaryDirectory
 
-from confluent_kafka.admin import AdminClient
-
+from deploy.bench.service import scratch_flow
 from deploy.demo_datahub import pull_until_empty
 from deploy.fake_datahub import FakeDataHub
 from flows.feed import FeedSpec, generate_feed
 from flows.runner import start_flow
 from schemas.rsm012 import ROOT as ROOT_NAME
-from schemas.settings import Settings, settings
-from storage.scratch import scratch_database
+from schemas.settings import settings
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -61,43 +58,23 @@ def bench_datahub(documents: int, series_per_document: int = 1) -> str:
     feed = itertools.islice(generate_feed(spec), documents * series_per_document)
     bodies = bundle([m.value for m in feed], series_per_document)
     readings = sum(body.count(b'"position"') for body in bodies)
-    tag = uuid.uuid4().hex[:8]
-    topic = f"bench.datahub.{tag}"
     secret = secrets.token_urlsafe(24)
-    with (
-        FakeDataHub() as hub,
-        scratch_database() as url,
-        TemporaryDirectory() as tmp,
-    ):
+    with FakeDataHub() as hub, scratch_flow() as scratch:
         hub.add_client("bench", secret, base.supplier_gln)
         for body in bodies:
             hub.enqueue(base.supplier_gln, "MeasureData", body)
         env = {
-            "ELFLOW_DATABASE_URL": url,
-            "ELFLOW_READINGS_TOPIC": topic,
-            "ELFLOW_DEADLETTER_TOPIC": f"{topic}.dlq",
-            "ELFLOW_MASTERDATA_TOPIC": f"{topic}.md",
-            "ELFLOW_RECOVERY_DIR": str(Path(tmp) / "recovery"),
+            **scratch.env,
+            "ELFLOW_MASTERDATA_TOPIC": f"{scratch.cfg.readings_topic}.md",
             "ELFLOW_METRICS_PORT": "0",
         }
         pull_seconds = pull_until_empty(hub, "bench", secret, base.supplier_gln, env)
-        cfg = Settings(
-            **{
-                **base.model_dump(),
-                "database_url": url,
-                "readings_topic": topic,
-                "deadletter_topic": f"{topic}.dlq",
-                "recovery_dir": Path(tmp) / "recovery",
-                "metrics_port": 0,
-            }
-        )
         started = time.perf_counter()
-        procs = start_flow(cfg, processes=1, until_end=True, env={**os.environ, **env})
+        procs = start_flow(scratch.cfg, processes=1, until_end=True, env={**os.environ, **env})
         codes = [p.wait() for p in procs]
         flow_seconds = time.perf_counter() - started
         if any(codes):
             raise RuntimeError(f"flow exited with {codes}")
-        AdminClient(base.kafka_client_config()).delete_topics([topic, f"{topic}.dlq"])
     return "\n".join(
         [
             f"{len(bodies)} RSM-012 documents of {series_per_document} transaction(s), "
