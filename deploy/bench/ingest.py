@@ -7,15 +7,13 @@ from __future__ import annotations
 
 import os
 import resource
-import threading
 import time
 from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
-from deploy.bench.service import scratch_flow
+from deploy.bench.service import RssSampler, rss_mb, scratch_flow
 from flows.feed import FeedSpec, generate_feed
 from flows.ingest import CONSUMER_DEFAULTS
 from flows.publisher import publish
@@ -56,16 +54,6 @@ class IngestFigures:
         return self.readings / self.copy_seconds
 
 
-def _rss_mb(pid: int) -> float | None:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        return None
-    return None
-
-
 def bench_ingest(spec: FeedSpec, processes: int = 1) -> IngestFigures:
     with scratch_flow() as scratch:
         cfg, url, env = scratch.cfg, scratch.url, scratch.env
@@ -77,21 +65,11 @@ def bench_ingest(spec: FeedSpec, processes: int = 1) -> IngestFigures:
         cpu_before = _children_cpu()
         started = time.perf_counter()
         procs = start_flow(cfg, processes=processes, until_end=True, env=env)
-        samples: list[float] = []
-
-        def sample() -> None:
-            while any(p.poll() is None for p in procs):
-                total = sum(_rss_mb(p.pid) or 0.0 for p in procs)
-                if total:
-                    samples.append(total)
-                time.sleep(0.5)
-
-        sampler = threading.Thread(target=sample, daemon=True)
-        sampler.start()
+        sampler = RssSampler(procs, 0.5)
         codes = [p.wait() for p in procs]
         flow_seconds = time.perf_counter() - started
         flow_cpu = _children_cpu() - cpu_before
-        sampler.join()
+        samples = sampler.join()
         if any(codes):
             raise RuntimeError(f"flow exited with {codes}")
         with connect(url) as conn:
@@ -158,7 +136,7 @@ def consumer_backlog_mb(cfg: Settings, topic: str, seconds: float = 3.0) -> floa
     probe.close()
     consumers = []
     try:
-        before = _rss_mb(os.getpid()) or 0.0
+        before = rss_mb(os.getpid())
         fetched = True
         for partition in partitions:
             consumer = Consumer(config)
@@ -167,7 +145,7 @@ def consumer_backlog_mb(cfg: Settings, topic: str, seconds: float = 3.0) -> floa
             got = consumer.consume(1, timeout=seconds)
             fetched = fetched and bool(got) and got[0].error() is None
         time.sleep(seconds)
-        after = _rss_mb(os.getpid()) or 0.0
+        after = rss_mb(os.getpid())
     finally:
         for consumer in consumers:
             consumer.close()

@@ -55,6 +55,27 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
+class RssSampler:
+    """The summed RSS (MB) of `procs`, sampled every `interval` seconds in a thread until they
+    have all exited; `join` waits for that and returns the samples."""
+
+    def __init__(self, procs: list[subprocess.Popen[bytes]], interval: float) -> None:
+        self._samples: list[float] = []
+        self._thread = threading.Thread(target=self._run, args=(procs, interval), daemon=True)
+        self._thread.start()
+
+    def _run(self, procs: list[subprocess.Popen[bytes]], interval: float) -> None:
+        while any(p.poll() is None for p in procs):
+            total = sum(rss_mb(p.pid) for p in procs)
+            if total:
+                self._samples.append(total)
+            time.sleep(interval)
+
+    def join(self) -> list[float]:
+        self._thread.join()
+        return self._samples
+
+
 def quiet_spec(metering_points: int, days: int, start: date, seed: int = 7) -> FeedSpec:
     """A feed of distinct documents only (no duplicates, corrections or malformed ones), so
     'caught up' is: every document's id is in processed_message_id."""
@@ -230,19 +251,9 @@ def bench_memory(spec: FeedSpec, processes: int = 1) -> MemoryFigures:
         del messages
         started = time.monotonic()
         procs = start_flow(scratch.cfg, processes=processes, until_end=True, env=scratch.env)
-        samples: list[float] = []
-
-        def sample() -> None:
-            while any(p.poll() is None for p in procs):
-                total = sum(rss_mb(p.pid) for p in procs)
-                if total:
-                    samples.append(total)
-                time.sleep(1.0)
-
-        sampler = threading.Thread(target=sample, daemon=True)
-        sampler.start()
+        sampler = RssSampler(procs, 1.0)
         codes = [p.wait() for p in procs]
-        sampler.join()
+        samples = sampler.join()
         return MemoryFigures(count, backlog_mb, time.monotonic() - started, codes, samples)
 
 
