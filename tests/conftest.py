@@ -10,11 +10,12 @@ import os
 import uuid
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
+from pathlib import Path
 
 import psycopg
 import pytest
 
-from schemas.settings import LOCAL_KAFKA_PORT
+from schemas.settings import LOCAL_KAFKA_PORT, Settings
 from storage.scratch import admin_url
 from storage.scratch import scratch_database as create_scratch_database
 
@@ -42,6 +43,29 @@ def use_database(monkeypatch: pytest.MonkeyPatch, url: str) -> None:
 
     monkeypatch.setenv("ELFLOW_DATABASE_URL", url)
     settings.cache_clear()
+
+
+def use_flow_topic(
+    monkeypatch: pytest.MonkeyPatch,
+    url: str,
+    recovery_dir: Path,
+    name: str,
+    *,
+    metrics_port: int = 0,
+) -> Settings:
+    """The ingest flow's settings for one test: a topic no earlier run has written to
+    (`test.<name>.<random>`, dead letters on `<topic>.dlq`), its recovery store in
+    `recovery_dir`, metrics on `metrics_port` (0: off) and the database `url`. Other settings
+    set before the call are kept."""
+    from schemas.settings import settings
+
+    topic = f"test.{name}.{uuid.uuid4().hex[:12]}"
+    monkeypatch.setenv("ELFLOW_READINGS_TOPIC", topic)
+    monkeypatch.setenv("ELFLOW_DEADLETTER_TOPIC", f"{topic}.dlq")
+    monkeypatch.setenv("ELFLOW_RECOVERY_DIR", str(recovery_dir))
+    monkeypatch.setenv("ELFLOW_METRICS_PORT", str(metrics_port))
+    use_database(monkeypatch, url)
+    return settings()
 
 
 def _database_fixture(monkeypatch: pytest.MonkeyPatch, *, migrated: bool) -> Iterator[str]:

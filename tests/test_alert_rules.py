@@ -9,7 +9,6 @@ import shutil
 import subprocess
 import time
 import urllib.request
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -19,8 +18,8 @@ import yaml
 
 from flows.publisher import publish
 from flows.runner import start_flow
-from schemas.settings import Settings, settings
-from tests.conftest import free_port, use_database
+from schemas.settings import Settings
+from tests.conftest import free_port, use_flow_topic
 
 ROOT = Path(__file__).resolve().parent.parent
 PROMETHEUS_DIR = ROOT / "deploy" / "prometheus"
@@ -159,13 +158,7 @@ def wait_for(what: str, check: Callable[[], bool], timeout: float = 45) -> None:
 def live_flow(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, db: str
 ) -> Iterator[tuple[Settings, list[subprocess.Popen[bytes]]]]:
-    topic = f"test.alerts.{uuid.uuid4().hex[:12]}"
-    monkeypatch.setenv("ELFLOW_READINGS_TOPIC", topic)
-    monkeypatch.setenv("ELFLOW_DEADLETTER_TOPIC", f"{topic}.dlq")
-    monkeypatch.setenv("ELFLOW_RECOVERY_DIR", str(tmp_path / "recovery"))
-    monkeypatch.setenv("ELFLOW_METRICS_PORT", str(free_port()))
-    use_database(monkeypatch, db)
-    cfg = settings()
+    cfg = use_flow_topic(monkeypatch, db, tmp_path / "recovery", "alerts", metrics_port=free_port())
     procs = start_flow(cfg, until_end=False, log_dir=tmp_path)  # tailing: runs until stopped
     try:
         yield cfg, procs

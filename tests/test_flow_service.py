@@ -22,9 +22,9 @@ import pytest
 from flows.feed import FeedSpec, generate_feed
 from flows.publisher import publish
 from flows.runner import start_flow
-from schemas.settings import Settings, settings
+from schemas.settings import Settings
 from storage.db import connect
-from tests.conftest import use_database
+from tests.conftest import use_flow_topic
 from tests.oracle import database_current, database_summaries, expected_from
 
 pytestmark = pytest.mark.services
@@ -45,13 +45,7 @@ ELFLOW = str(Path(sys.executable).with_name("elflow"))
 
 
 def _configure(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, url: str) -> Settings:
-    topic = f"test.stop.{uuid.uuid4().hex[:12]}"
-    monkeypatch.setenv("ELFLOW_READINGS_TOPIC", topic)
-    monkeypatch.setenv("ELFLOW_DEADLETTER_TOPIC", f"{topic}.dlq")
-    monkeypatch.setenv("ELFLOW_RECOVERY_DIR", str(tmp_path / "recovery"))
-    monkeypatch.setenv("ELFLOW_METRICS_PORT", "0")
-    use_database(monkeypatch, url)
-    return settings()
+    return use_flow_topic(monkeypatch, url, tmp_path / "recovery", "stop")
 
 
 def _processed(url: str) -> int:

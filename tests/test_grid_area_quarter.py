@@ -11,7 +11,6 @@ for each other) are checked on their own.
 
 from __future__ import annotations
 
-import uuid
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta
@@ -28,12 +27,11 @@ from flows.runner import start_flow
 from schemas.bands import DEFAULT_BANDS, band_table
 from schemas.calendar import day_bounds_utc, expected_slots, local_date
 from schemas.rsm012 import Reading
-from schemas.settings import settings
 from storage.db import Conn, connect, with_user
 from storage.migrate import available_migrations, migrate
 from storage.readings import TransactionItem, write_batch
 from storage.summaries import refresh_period
-from tests.conftest import scratch_database, use_database
+from tests.conftest import scratch_database, use_flow_topic
 from tests.oracle import expected_from
 
 pytestmark = pytest.mark.services
@@ -122,13 +120,8 @@ def test_the_totals_follow_a_feed_with_corrections_and_late_master_data(
     late = {g: a for g, a in area_of.items() if g not in early}
     add_master_data(db, early)
 
-    topic = f"test.gridagg.{uuid.uuid4().hex[:12]}"
-    monkeypatch.setenv("ELFLOW_READINGS_TOPIC", topic)
-    monkeypatch.setenv("ELFLOW_DEADLETTER_TOPIC", f"{topic}.dlq")
-    monkeypatch.setenv("ELFLOW_RECOVERY_DIR", str(tmp_path / "recovery"))
-    monkeypatch.setenv("ELFLOW_METRICS_PORT", "0")
-    use_database(monkeypatch, db)
-    cfg = settings()
+    cfg = use_flow_topic(monkeypatch, db, tmp_path / "recovery", "gridagg")
+    topic = cfg.readings_topic
     publish(cfg, topic, MESSAGES, partitions=2)
     (flow,) = start_flow(cfg, processes=1, until_end=True, log_dir=tmp_path)
     assert flow.wait(timeout=300) == 0

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import subprocess
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date
@@ -19,7 +18,7 @@ from flows.publisher import publish
 from flows.runner import start_flow
 from schemas.settings import Settings, settings
 from storage.db import connect
-from tests.conftest import free_port, use_database
+from tests.conftest import free_port, use_flow_topic
 from tests.test_health_http import http_get
 from tests.test_ingest_faults import _start_broker
 
@@ -36,15 +35,9 @@ LATER = [
 def _configure(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, url: str, bootstrap: str | None = None
 ) -> Settings:
-    topic = f"test.health.{uuid.uuid4().hex[:12]}"
-    monkeypatch.setenv("ELFLOW_READINGS_TOPIC", topic)
-    monkeypatch.setenv("ELFLOW_DEADLETTER_TOPIC", f"{topic}.dlq")
-    monkeypatch.setenv("ELFLOW_RECOVERY_DIR", str(tmp_path / "recovery"))
-    monkeypatch.setenv("ELFLOW_METRICS_PORT", "0")
     if bootstrap is not None:
         monkeypatch.setenv("ELFLOW_KAFKA_BOOTSTRAP", bootstrap)
-    use_database(monkeypatch, url)
-    return settings()
+    return use_flow_topic(monkeypatch, url, tmp_path / "recovery", "health")
 
 
 def _with_metrics_port(monkeypatch: pytest.MonkeyPatch) -> tuple[Settings, str]:

@@ -9,7 +9,6 @@ import random
 import re
 import subprocess
 import sys
-import uuid
 from datetime import date
 from pathlib import Path
 
@@ -20,10 +19,10 @@ from flows.feed import FeedSpec, generate_feed
 from flows.publisher import publish
 from flows.runner import start_flow
 from schemas.bands import band_table
-from schemas.settings import Settings, settings
+from schemas.settings import Settings
 from storage.db import connect
 from storage.summaries import refresh_period
-from tests.conftest import use_database
+from tests.conftest import use_flow_topic
 from tests.hostile import hostile_messages, valid_extras
 from tests.oracle import database_current, database_summaries, expected_from
 
@@ -33,14 +32,8 @@ DEADLETTER_MAX_BYTES = 100_000  # below the 600 KB hostile message: its topic co
 
 
 def _configure(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, url: str) -> Settings:
-    topic = f"test.hostile.{uuid.uuid4().hex[:12]}"
-    monkeypatch.setenv("ELFLOW_READINGS_TOPIC", topic)
-    monkeypatch.setenv("ELFLOW_DEADLETTER_TOPIC", f"{topic}.dlq")
-    monkeypatch.setenv("ELFLOW_RECOVERY_DIR", str(tmp_path / "recovery"))
-    monkeypatch.setenv("ELFLOW_METRICS_PORT", "0")
     monkeypatch.setenv("ELFLOW_DEADLETTER_MAX_BYTES", str(DEADLETTER_MAX_BYTES))
-    use_database(monkeypatch, url)
-    return settings()
+    return use_flow_topic(monkeypatch, url, tmp_path / "recovery", "hostile")
 
 
 def _mixed(instances: int, spec: FeedSpec) -> tuple[list[tuple[bytes, bytes]], dict[bytes, str]]:

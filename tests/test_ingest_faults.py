@@ -5,7 +5,6 @@ from __future__ import annotations
 import subprocess
 import sysconfig
 import time
-import uuid
 from datetime import date
 from pathlib import Path
 
@@ -14,9 +13,9 @@ import pytest
 from flows.feed import FeedSpec, generate_feed
 from flows.publisher import publish
 from flows.runner import start_flow
-from schemas.settings import Settings, settings
+from schemas.settings import Settings
 from storage.db import connect
-from tests.conftest import free_port, use_database
+from tests.conftest import free_port, use_flow_topic
 from tests.oracle import database_current, database_summaries, expected_from
 
 pytestmark = pytest.mark.services
@@ -30,14 +29,8 @@ HALF = len(MESSAGES) // 2
 def _configure(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, url: str, bootstrap: str
 ) -> Settings:
-    topic = f"test.fault.{uuid.uuid4().hex[:12]}"
-    monkeypatch.setenv("ELFLOW_READINGS_TOPIC", topic)
-    monkeypatch.setenv("ELFLOW_DEADLETTER_TOPIC", f"{topic}.dlq")
-    monkeypatch.setenv("ELFLOW_RECOVERY_DIR", str(tmp_path / "recovery"))
-    monkeypatch.setenv("ELFLOW_METRICS_PORT", "0")
     monkeypatch.setenv("ELFLOW_KAFKA_BOOTSTRAP", bootstrap)
-    use_database(monkeypatch, url)
-    return settings()
+    return use_flow_topic(monkeypatch, url, tmp_path / "recovery", "fault")
 
 
 def _start_broker(port: int, data_dir: Path, log: Path) -> subprocess.Popen[bytes]:

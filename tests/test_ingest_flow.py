@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import time
 import urllib.request
-import uuid
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -20,7 +19,7 @@ from flows.publisher import publish
 from flows.runner import start_flow
 from schemas.settings import Settings, settings
 from storage.db import connect
-from tests.conftest import free_port, scratch_database, use_database
+from tests.conftest import free_port, scratch_database, use_flow_topic
 from tests.oracle import database_current, database_state, database_summaries, expected_from
 
 pytestmark = pytest.mark.services
@@ -38,13 +37,7 @@ MESSAGES = [(m.key, m.value) for m in generate_feed(SPEC)]
 
 
 def _configure(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, url: str, name: str) -> Settings:
-    topic = f"test.{name}.{uuid.uuid4().hex[:12]}"  # a topic no earlier run has written to
-    monkeypatch.setenv("ELFLOW_READINGS_TOPIC", topic)
-    monkeypatch.setenv("ELFLOW_DEADLETTER_TOPIC", f"{topic}.dlq")
-    monkeypatch.setenv("ELFLOW_RECOVERY_DIR", str(tmp_path / f"recovery-{name}"))
-    monkeypatch.setenv("ELFLOW_METRICS_PORT", "0")
-    use_database(monkeypatch, url)
-    return settings()
+    return use_flow_topic(monkeypatch, url, tmp_path / f"recovery-{name}", name)
 
 
 def _run_to_end(cfg: Settings, tmp_path: Path, processes: int = 1) -> None:

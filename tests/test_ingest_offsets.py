@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -17,9 +16,9 @@ from flows.offsets import OffsetError, parse_target
 from flows.publisher import publish
 from flows.runner import start_flow
 from flows.source import EXIT_OFFSET_ALARM, PartitionState, resume_problem
-from schemas.settings import Settings, settings
+from schemas.settings import Settings
 from storage.db import connect
-from tests.conftest import use_database
+from tests.conftest import use_flow_topic
 from tests.documents import constant, rsm012
 
 DAY = datetime(2026, 10, 4, 22, tzinfo=UTC)
@@ -103,13 +102,8 @@ def _run(cfg: Settings, tmp_path: Path) -> tuple[int, str]:
 def test_a_recreated_topic_is_an_alarm_until_the_operator_resets_the_offsets(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, db: str
 ) -> None:
-    topic = f"test.offsets.{uuid.uuid4().hex[:12]}"
-    monkeypatch.setenv("ELFLOW_READINGS_TOPIC", topic)
-    monkeypatch.setenv("ELFLOW_DEADLETTER_TOPIC", f"{topic}.dlq")
-    monkeypatch.setenv("ELFLOW_RECOVERY_DIR", str(tmp_path / "recovery"))
-    monkeypatch.setenv("ELFLOW_METRICS_PORT", "0")
-    use_database(monkeypatch, db)
-    cfg = settings()
+    cfg = use_flow_topic(monkeypatch, db, tmp_path / "recovery", "offsets")
+    topic = cfg.readings_topic
     publish(cfg, topic, _docs("old", 10), partitions=1)
     assert _run(cfg, tmp_path)[0] == 0
     assert _stored(db, "old") == 10
