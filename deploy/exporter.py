@@ -20,10 +20,10 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from flows.health import Readiness, one_line
 from flows.health import serve as serve_http
 from schemas.calendar import BillingPeriod
 from schemas.codelists import BillingFrequency
-from schemas.secrets import redact
 from storage.db import connect
 from storage.run_status import LatestRun, latest_runs
 
@@ -36,9 +36,9 @@ def period_label(run: LatestRun) -> str:
     return BillingPeriod(BillingFrequency(run.frequency), run.period_start).label
 
 
-def one_line(exc: BaseException) -> str:
-    text = redact(str(exc)).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+def why(exc: BaseException) -> str:
+    """The error in one printable line without a password (flows.health.one_line), or its type."""
+    return one_line(exc) or type(exc).__name__
 
 
 class SettlementRunCollector(Collector):
@@ -63,7 +63,7 @@ class SettlementRunCollector(Collector):
             with connect(job="grafana") as conn:
                 runs = latest_runs(conn)
         except Exception as exc:  # whatever it is, a 0 and one line: the exporter keeps serving
-            log.warning("cannot read settlement runs: %s", one_line(exc))
+            log.warning("cannot read settlement runs: %s", why(exc))
             up.add_metric([], 0)
             yield up
             return
@@ -75,14 +75,19 @@ class SettlementRunCollector(Collector):
         yield from (failed, running, up)
 
 
-def unready() -> list[str]:
-    """/readyz: the exporter is ready when it can read the settlement runs."""
+def runs_unreadable() -> str | None:
+    """Readiness check: None when the settlement runs can be read, else why."""
     try:
         with connect(job="grafana") as conn:
             latest_runs(conn)
     except Exception as exc:
-        return [f"database: {one_line(exc)}"]
-    return []
+        return why(exc)
+    return None
+
+
+def readiness() -> Readiness:
+    """/readyz: ready when the runs can be read (checked at most every 3 s, bounded in time)."""
+    return Readiness({"database": runs_unreadable})
 
 
 def serve(address: str, port: int) -> None:
@@ -92,7 +97,7 @@ def serve(address: str, port: int) -> None:
     serve_http(
         address,
         port,
-        unready,
+        readiness(),
         name="exporter",
         settings_named="--address, --port",
         registry=registry,

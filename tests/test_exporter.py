@@ -107,7 +107,7 @@ def test_the_exporter_serves_the_latest_run_of_each_period_and_area(db: str) -> 
 def test_the_exporter_reads_as_grafana_and_reports_a_database_it_cannot_read(
     db: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from deploy.exporter import SettlementRunCollector, unready
+    from deploy.exporter import SettlementRunCollector, readiness
 
     _runs(db)
     # elflow_grafana may not read settlement_run itself, only through the function.
@@ -124,6 +124,6 @@ def test_the_exporter_reads_as_grafana_and_reports_a_database_it_cannot_read(
     metrics = {m.name: m for m in SettlementRunCollector().collect()}
     assert metrics["elflow_settlement_status_up"].samples[0].value == 0
     assert "elflow_settlement_run_failed" not in metrics
-    reasons = unready()
+    reasons = readiness()()
     assert len(reasons) == 1 and reasons[0].startswith("database: "), reasons
     assert "elflow_no_such_database" in reasons[0]
