@@ -140,6 +140,15 @@ init_pg() {
     # The postgres user must be able to reach the data dir through the project path.
     chmod o+x "$LOCAL" 2>/dev/null || true
     [ "$(id -u)" -eq 0 ] && chown "$(pg_user)" "$PGDATA" "$PGSOCK" "$(dirname "$PGLOG")"
+    if ! as_pg test -x "$PGDATA"; then
+        # e.g. a checkout under a 0700 directory such as mktemp -d makes: say which one.
+        local dir="$PGDATA" blocked="$PGDATA"
+        while [ "$dir" != "/" ]; do
+            dir="$(dirname "$dir")"
+            as_pg test -x "$dir" || blocked="$dir"
+        done
+        die "the $(pg_user) user cannot reach $PGDATA: $blocked is not searchable by it (PostgreSQL will not run as root); chmod o+x $blocked, or set ELFLOW_LOCAL_DIR to a directory it can reach"
+    fi
     as_pg "$PG_BIN/initdb" -D "$PGDATA" -U postgres --auth=trust --encoding=UTF8 \
         --locale=C.UTF-8 >"$LOCAL/initdb.log" 2>&1 || die "initdb failed; see $LOCAL/initdb.log"
     cat >>"$PGDATA/postgresql.conf" <<EOF

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -16,6 +17,7 @@ from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-def
 from storage.db import connect
 from storage.edition import timescaledb_edition
 from storage.migrate import Migration, MigrationError, available_migrations, migrate
+from tests.conftest import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED_DIAGRAM = ROOT / "tests" / "fixtures" / "class_diagram.md"
@@ -258,3 +260,28 @@ def test_an_unreachable_broker_gives_one_clear_line() -> None:
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1
     assert lines[0].startswith("elflow: Kafka at ELFLOW_KAFKA_BOOTSTRAP=127.0.0.1:1: ")
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root runs PostgreSQL as another user")
+def test_a_data_dir_the_postgres_user_cannot_reach_is_named(tmp_path: Path) -> None:
+    """A checkout under a 0700 directory (what mktemp -d makes): `stack.sh up` says which
+    directory the postgres user cannot enter instead of a bare initdb failure."""
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o700)
+    tmp_path.chmod(0o711)  # only `locked` is out of reach below tmp_path
+    result = subprocess.run(
+        [str(ROOT / "deploy" / "stack.sh"), "up"],
+        env={
+            **os.environ,
+            "ELFLOW_LOCAL_DIR": str(locked / "local"),
+            "ELFLOW_PG_PORT": str(free_port()),
+            "ELFLOW_KAFKA_PORT": str(free_port()),
+        },
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 1, result.stderr
+    error = result.stderr.strip().splitlines()[-1]
+    assert error.startswith(f"[stack] error: the postgres user cannot reach {locked}/local/"), error
+    assert "is not searchable by it" in error and "ELFLOW_LOCAL_DIR" in error, error
